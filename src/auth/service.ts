@@ -1,0 +1,106 @@
+import { and, count, eq, isNull } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { accounts, apiKeys } from "../db/schema";
+import { AppError } from "../errors";
+import { displayPrefix, generateApiKey, hashApiKey, isWellFormedKey, sameDigest } from "./keys";
+
+export interface Principal {
+  accountId: string;
+  keyId: string;
+}
+
+export interface KeyInfo {
+  id: string;
+  accountId: string;
+  name: string | null;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** How often `last_used_at` is written for a busy key: avoids a write on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Accounts and API keys. Knows nothing of HTTP. */
+export function createAuthService(db: Db, now: () => number = Date.now) {
+  const lastWritten = new Map<string, number>();
+
+  return {
+    /** Creates a key; with no accountId a new account is created for it (the usual case). */
+    createKey(opts: { name?: string | null; accountId?: string } = {}): { key: string; info: KeyInfo } {
+      const key = generateApiKey();
+      const id = crypto.randomUUID();
+      const createdAt = new Date(now());
+      const accountId = opts.accountId ?? crypto.randomUUID();
+      db.transaction((tx) => {
+        if (opts.accountId) {
+          const acc = tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, opts.accountId)).get();
+          if (!acc) throw new AppError("NOT_FOUND", `account ${opts.accountId} not found`);
+        } else {
+          tx.insert(accounts)
+            .values({ id: accountId, name: opts.name ?? "default", createdAt })
+            .run();
+        }
+        tx.insert(apiKeys)
+          .values({ id, accountId, name: opts.name ?? null, prefix: displayPrefix(key), keyHash: hashApiKey(key), createdAt })
+          .run();
+      });
+      return {
+        key,
+        info: { id, accountId, name: opts.name ?? null, prefix: displayPrefix(key), createdAt, lastUsedAt: null, revokedAt: null },
+      };
+    },
+
+    listKeys(): KeyInfo[] {
+      return db
+        .select({
+          id: apiKeys.id,
+          accountId: apiKeys.accountId,
+          name: apiKeys.name,
+          prefix: apiKeys.prefix,
+          createdAt: apiKeys.createdAt,
+          lastUsedAt: apiKeys.lastUsedAt,
+          revokedAt: apiKeys.revokedAt,
+        })
+        .from(apiKeys)
+        .orderBy(apiKeys.createdAt)
+        .all();
+    },
+
+    /** Revokes by key id (or a unique id prefix). Returns false when no active key matched. */
+    revokeKey(idOrPrefix: string): boolean {
+      const all = this.listKeys().filter((k) => k.id === idOrPrefix || k.id.startsWith(idOrPrefix));
+      const [match] = all;
+      if (all.length !== 1 || !match || match.revokedAt) return false;
+      db.update(apiKeys).set({ revokedAt: new Date(now()) }).where(eq(apiKeys.id, match.id)).run();
+      return true;
+    },
+
+    countActiveKeys(): number {
+      return db.select({ n: count() }).from(apiKeys).where(isNull(apiKeys.revokedAt)).get()?.n ?? 0;
+    },
+
+    /** Resolves an `X-API-KEY` value to its account, or null for a missing, malformed or revoked key. */
+    authenticate(key: string | null | undefined): Principal | null {
+      if (!key || !isWellFormedKey(key)) return null;
+      const digest = hashApiKey(key);
+      const row = db
+        .select({ id: apiKeys.id, accountId: apiKeys.accountId, keyHash: apiKeys.keyHash })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.keyHash, digest), isNull(apiKeys.revokedAt)))
+        .get();
+      // The index lookup is by digest, not by key; comparing the digest in constant time as well
+      // keeps the check free of early-exit timing on the stored value.
+      if (!row || !sameDigest(row.keyHash, digest)) return null;
+      const t = now();
+      if ((lastWritten.get(row.id) ?? 0) + LAST_USED_RESOLUTION_MS < t) {
+        lastWritten.set(row.id, t);
+        db.update(apiKeys).set({ lastUsedAt: new Date(t) }).where(eq(apiKeys.id, row.id)).run();
+      }
+      return { accountId: row.accountId, keyId: row.id };
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,148 @@
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+
+/**
+ * Configuration from environment variables. One declarative table is the single source of truth:
+ * it validates and coerces at start (every problem reported at once) and generates the README table
+ * (`bun run scripts/config-table.ts`).
+ */
+type Kind = "int" | "string" | "url" | "bool" | "enum";
+
+interface Setting {
+  kind: Kind;
+  doc: string;
+  /** Default value as text, or a function of the already-parsed settings; undefined = optional. */
+  def?: string | ((parsed: Record<string, unknown>) => string | undefined);
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+}
+
+const GiB = 1024 ** 3;
+
+export const SETTINGS = {
+  PORT: { kind: "int", def: "3000", min: 0, max: 65535, doc: "TCP port to listen on (0 picks a free port)." },
+  HOST: { kind: "string", def: "0.0.0.0", doc: "Interface to bind." },
+  DATA_DIR: { kind: "string", def: "./data", doc: "SQLite database, local storage and the generated signing secret." },
+  DATABASE_PATH: {
+    kind: "string",
+    def: (c) => `${c.DATA_DIR}/renderio.db`,
+    doc: "SQLite database file.",
+  },
+  PUBLIC_BASE_URL: {
+    kind: "url",
+    def: (c) => `http://localhost:${c.PORT}`,
+    doc: "External base URL used to build `storage_url` download links.",
+  },
+  STORAGE_DRIVER: { kind: "enum", def: "local", values: ["local"], doc: "Where file bytes live: `local` (under `DATA_DIR/files`)." },
+  SIGNING_SECRET: {
+    kind: "string",
+    doc: "HMAC secret for download tokens. Unset: generated once and kept in `DATA_DIR/signing.secret`.",
+  },
+  MAX_UPLOAD_BYTES: { kind: "int", def: String(10 * GiB), min: 1, doc: "Largest accepted file (upload), in bytes." },
+  MAX_JSON_BODY_BYTES: { kind: "int", def: String(1024 * 1024), min: 1024, doc: "Largest JSON request body." },
+  PROBE_CONCURRENCY: {
+    kind: "int",
+    def: () => String(availableParallelism()),
+    min: 1,
+    max: 64,
+    doc: "How many ffprobe processes run at once (default: number of CPUs).",
+  },
+  PROBE_TIMEOUT_SECONDS: { kind: "int", def: "60", min: 1, max: 3600, doc: "ffprobe is killed after this long." },
+  PROBE_MAX_ATTEMPTS: {
+    kind: "int",
+    def: "3",
+    min: 1,
+    max: 20,
+    doc: "Probes interrupted by crashes are retried this often, then the file is FAILED.",
+  },
+  SANDBOX: {
+    kind: "enum",
+    def: "auto",
+    values: ["auto", "bwrap", "off"],
+    doc: "Run ffprobe/ffmpeg in a bubblewrap sandbox: `auto` (use it if it works, warn if not), `bwrap` (required), `off`.",
+  },
+  RATE_LIMIT_PER_MINUTE: {
+    kind: "int",
+    def: "600",
+    min: 0,
+    doc: "Sustained requests per minute per API key (0 disables rate limiting).",
+  },
+  RATE_LIMIT_BURST: { kind: "int", def: "60", min: 1, doc: "Requests a key may send at once before throttling." },
+  SHUTDOWN_GRACE_SECONDS: {
+    kind: "int",
+    def: "30",
+    min: 0,
+    max: 3600,
+    doc: "On SIGTERM/SIGINT, how long in-flight requests and jobs may take to finish.",
+  },
+  LOG_LEVEL: { kind: "enum", def: "info", values: ["debug", "info", "warn", "error"], doc: "Log verbosity." },
+} as const satisfies Record<string, Setting>;
+
+type SettingName = keyof typeof SETTINGS;
+type ValueOf<S> = S extends { kind: "int" }
+  ? number
+  : S extends { kind: "bool" }
+    ? boolean
+    : S extends { kind: "enum"; values: readonly (infer V)[] }
+      ? V
+      : string;
+type Required<S> = S extends { def: unknown } ? true : false;
+
+export type Config = {
+  readonly [K in SettingName]: Required<(typeof SETTINGS)[K]> extends true
+    ? ValueOf<(typeof SETTINGS)[K]>
+    : ValueOf<(typeof SETTINGS)[K]> | undefined;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+function parseOne(name: string, s: Setting, raw: string, problems: string[]): unknown {
+  switch (s.kind) {
+    case "int": {
+      if (!/^\d+$/.test(raw.trim())) return void problems.push(`${name}: expected a whole number, got "${raw}"`);
+      const n = Number(raw.trim());
+      if (!Number.isSafeInteger(n)) return void problems.push(`${name}: ${raw} is too large`);
+      if (s.min !== undefined && n < s.min) return void problems.push(`${name}: must be at least ${s.min}, got ${n}`);
+      if (s.max !== undefined && n > s.max) return void problems.push(`${name}: must be at most ${s.max}, got ${n}`);
+      return n;
+    }
+    case "bool": {
+      const v = raw.trim().toLowerCase();
+      if (["1", "true", "yes", "on"].includes(v)) return true;
+      if (["0", "false", "no", "off", ""].includes(v)) return false;
+      return void problems.push(`${name}: expected true or false, got "${raw}"`);
+    }
+    case "enum":
+      if (!s.values?.includes(raw)) return void problems.push(`${name}: expected one of ${s.values?.join(", ")}, got "${raw}"`);
+      return raw;
+    case "url": {
+      const u = URL.parse(raw);
+      if (!u || (u.protocol !== "http:" && u.protocol !== "https:"))
+        return void problems.push(`${name}: expected an http(s) URL, got "${raw}"`);
+      return raw.replace(/\/+$/, "");
+    }
+    default:
+      return raw;
+  }
+}
+
+/** Reads, validates and freezes the configuration. Throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, s] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const given = env[name];
+    const raw =
+      given !== undefined && given !== "" ? given : typeof s.def === "function" ? s.def(out) : s.def;
+    out[name] = raw === undefined ? undefined : parseOne(name, s, raw, problems);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  out.DATA_DIR = resolve(out.DATA_DIR as string);
+  out.DATABASE_PATH = resolve(out.DATABASE_PATH as string);
+  return Object.freeze(out) as unknown as Config;
+}

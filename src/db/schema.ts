@@ -1,0 +1,85 @@
+import { sql } from "drizzle-orm";
+import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/**
+ * All tables. Times are integer milliseconds since the epoch (`timestamp_ms`); ids are UUID strings.
+ * Rows are the durable state of every background job: a job carries only an id and re-reads its row.
+ */
+const createdAt = () =>
+  integer("created_at", { mode: "timestamp_ms" })
+    .notNull()
+    .default(sql`(unixepoch('subsec') * 1000)`);
+
+export const accounts = sqliteTable("accounts", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    name: text("name"),
+    /** First characters of the key (`ffsk_1a2b3c4d`), shown by `keys list` so people can tell keys apart. */
+    prefix: text("prefix").notNull(),
+    /** Lowercase hex SHA-256 of the whole key; the key itself is never stored. */
+    keyHash: text("key_hash").notNull().unique(),
+    createdAt: createdAt(),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("api_keys_account_idx").on(t.accountId)],
+);
+
+export type StoreType = "UPLOAD" | "STORED_FILE" | "OUTPUT";
+export type FileStatus = "PROCESSING" | "STORED" | "FAILED";
+
+export const files = sqliteTable(
+  "files",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    storeType: text("store_type").$type<StoreType>().notNull(),
+    status: text("status").$type<FileStatus>().notNull(),
+    /** Sanitised display name; also the last segment of the storage key and of `storage_url`. */
+    filename: text("filename").notNull(),
+    /** Server-generated object key (`<account>/<file_id>/<filename>`); null until bytes are stored. */
+    storageKey: text("storage_key"),
+    sizeBytes: integer("size_bytes"),
+    originalFileUrl: text("original_file_url"),
+    duration: real("duration"),
+    fileType: text("file_type"),
+    fileFormat: text("file_format"),
+    codec: text("codec"),
+    pixelFormat: text("pixel_format"),
+    mimeType: text("mime_type"),
+    width: integer("width"),
+    height: integer("height"),
+    frameRate: real("frame_rate"),
+    bitrateVideoKb: real("bitrate_video_kb"),
+    bitrateAudioKb: real("bitrate_audio_kb"),
+    sampleRate: integer("sample_rate"),
+    channels: integer("channels"),
+    errorStatus: text("error_status"),
+    errorMessage: text("error_message"),
+    /** How many times a probe was started; bounds retries after crashes. */
+    probeAttempts: integer("probe_attempts").notNull().default(0),
+    isDeleted: integer("is_deleted", { mode: "boolean" }).notNull().default(false),
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [
+    index("files_account_created_idx").on(t.accountId, t.createdAt),
+    index("files_status_idx").on(t.status),
+  ],
+);
+
+export type FileRow = typeof files.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

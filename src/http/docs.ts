@@ -1,0 +1,58 @@
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+// Embedded from the package so the docs UI works with no internet (and inside the compiled binary).
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+
+const ASSETS: Record<string, { path: string; type: string }> = {
+  "swagger-ui-bundle.js": { path: swaggerJs, type: "text/javascript; charset=utf-8" },
+  "swagger-ui.css": { path: swaggerCss, type: "text/css; charset=utf-8" },
+};
+
+/** `/openapi.json` (the generated document) and the Swagger UI at `/docs`, assets served locally. */
+export function docs(version: string) {
+  return new Elysia()
+    .get(
+      "/assets/:name",
+      ({ params, status }) => {
+        const a = ASSETS[params.name];
+        if (!a) return status(404, "not found");
+        return new Response(Bun.file(a.path), {
+          headers: { "content-type": a.type, "cache-control": "public, max-age=86400" },
+        });
+      },
+      { detail: { hide: true } },
+    )
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/openapi.json",
+        provider: "swagger-ui",
+        swagger: {
+          cdn: "/assets/swagger-ui-bundle.js",
+          theme: "/assets/swagger-ui.css",
+          persistAuthorization: true,
+          tryItOutEnabled: true,
+        },
+        exclude: { paths: ["/assets/:name", "/docs", "/openapi.json"] },
+        documentation: {
+          info: {
+            title: "renderio API",
+            version,
+            description:
+              "Self-hosted, RenderIO-compatible FFmpeg file and command API. Authorize with your `ffsk_…` key " +
+              "(X-API-KEY), then use “Try it out”.",
+          },
+          tags: [
+            { name: "Files", description: "Upload, inspect, list and delete stored files" },
+            { name: "Media", description: "Signed downloads behind storage_url (no API key)" },
+            { name: "System", description: "Health" },
+          ],
+          components: {
+            securitySchemes: { ApiKeyAuth: { type: "apiKey", in: "header", name: "X-API-KEY" } },
+          },
+          security: [{ ApiKeyAuth: [] }],
+        },
+      }),
+    );
+}

@@ -1,0 +1,118 @@
+import { and, eq, sql } from "drizzle-orm";
+import PQueue from "p-queue";
+import type { Db } from "../db/client";
+import { files } from "../db/schema";
+import type { Logger } from "../log";
+import { probeFile } from "../media/ffprobe";
+import type { Sandbox } from "../media/sandbox";
+import type { StorageDriver } from "../storage/driver";
+
+export interface ProbeQueueDeps {
+  db: Db;
+  storage: StorageDriver;
+  sandbox: Sandbox;
+  log: Logger;
+  concurrency: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  now?: () => number;
+}
+
+/**
+ * Background probing of stored files. The durable state is the row (`status = PROCESSING`); a job
+ * carries only the file id and re-reads the row, so `recover()` after a crash simply re-queues every
+ * PROCESSING row. Each start counts an attempt; past `maxAttempts` the file is FAILED instead of
+ * being retried forever. Updates are conditional on the row still being PROCESSING and undeleted,
+ * so a delete during a probe wins.
+ */
+export function createProbeQueue(deps: ProbeQueueDeps) {
+  const { db, storage, sandbox, log, now = Date.now } = deps;
+  const queue = new PQueue({ concurrency: deps.concurrency });
+  const queued = new Set<string>();
+
+  const stillProcessing = (id: string) =>
+    and(eq(files.id, id), eq(files.status, "PROCESSING"), eq(files.isDeleted, false));
+
+  async function run(fileId: string): Promise<void> {
+    queued.delete(fileId);
+    const row = db.select().from(files).where(stillProcessing(fileId)).get();
+    if (!row?.storageKey) return;
+    const started = performance.now();
+    if (row.probeAttempts >= deps.maxAttempts) {
+      finish(fileId, { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: "probing was interrupted too often" });
+      log.warn("probe given up", { fileId, attempts: row.probeAttempts });
+      return;
+    }
+    db.update(files).set({ probeAttempts: sql`${files.probeAttempts} + 1` }).where(eq(files.id, fileId)).run();
+
+    const path = storage.localPath(row.storageKey);
+    if (!path) throw new Error(`storage driver ${storage.kind} gives no local path; remote probing is not wired`);
+    const outcome = await probeFile(path, { timeoutMs: deps.timeoutMs, sandbox, fileName: row.filename });
+    const ms = Math.round(performance.now() - started);
+    if (outcome.kind === "failed") {
+      finish(fileId, { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: outcome.message });
+      log.info("probe failed", { fileId, ms, reason: outcome.message });
+      return;
+    }
+    const i = outcome.info;
+    finish(fileId, {
+      status: "STORED",
+      duration: i.duration,
+      fileType: i.file_type,
+      fileFormat: i.file_format,
+      codec: i.codec,
+      pixelFormat: i.pixel_format,
+      mimeType: i.mime_type,
+      width: i.width,
+      height: i.height,
+      frameRate: i.frame_rate,
+      bitrateVideoKb: i.bitrate_video_kb,
+      bitrateAudioKb: i.bitrate_audio_kb,
+      sampleRate: i.sample_rate,
+      channels: i.channels,
+    });
+    log.info("probe done", { fileId, ms, fileType: i.file_type, format: i.file_format });
+  }
+
+  function finish(fileId: string, values: Partial<typeof files.$inferInsert>) {
+    db.update(files)
+      .set({ ...values, updatedAt: new Date(now()) })
+      .where(stillProcessing(fileId))
+      .run();
+  }
+
+  return {
+    enqueue(fileId: string): void {
+      if (queued.has(fileId)) return;
+      queued.add(fileId);
+      queue
+        .add(() => run(fileId))
+        .catch((err) => {
+          log.error("probe job crashed", { fileId, err });
+          finish(fileId, { status: "FAILED", errorStatus: "INTERNAL_ERROR", errorMessage: "metadata extraction failed unexpectedly" });
+        });
+    },
+    /** Re-queues every file left PROCESSING by a previous run. */
+    recover(): number {
+      const rows = db
+        .select({ id: files.id })
+        .from(files)
+        .where(and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false)))
+        .all();
+      for (const r of rows) this.enqueue(r.id);
+      return rows.length;
+    },
+    get size() {
+      return queue.size + queue.pending;
+    },
+    /** Stops starting new probes; resolves when running ones end (queued ones stay PROCESSING in the DB). */
+    async drain(): Promise<void> {
+      queue.pause();
+      queue.clear();
+      await queue.onIdle();
+    },
+    onIdle: () => queue.onIdle(),
+  };
+}
+
+export type ProbeQueue = ReturnType<typeof createProbeQueue>;

@@ -14,3 +14,68 @@ export function limitBytes(limit: number): TransformStream<Uint8Array, Uint8Arra
     },
   });
 }
+
+/**
+ * Wraps a stream so that aborting `signal` errors it at once — even while a read is pending on a
+ * source that would otherwise never settle — and reports each chunk handed to the consumer.
+ */
+export function abortable(
+  src: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+  onChunk?: (bytes: number) => void,
+): ReadableStream<Uint8Array> {
+  const reader = src.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const stop = () => {
+          controller.error(signal.reason);
+          reader.cancel(signal.reason).catch(() => {});
+        };
+        if (signal.aborted) stop();
+        else signal.addEventListener("abort", stop, { once: true });
+      },
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (signal.aborted) return;
+        if (done) return controller.close();
+        onChunk?.(value.byteLength);
+        controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * Backpressure for producers that cannot feel it themselves (a push-style parser): the producer
+ * counts bytes in with `fed()`, the consumer counts bytes out with `consumed()`, and the producer
+ * awaits `ready()` before pushing more — which holds while more than `highWater` bytes are in flight.
+ */
+export function createGate(highWater: number, signal: AbortSignal) {
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  return {
+    fed(n: number) {
+      inFlight += n;
+    },
+    consumed(n: number) {
+      inFlight -= n;
+      if (inFlight <= highWater && wake) {
+        wake();
+        wake = undefined;
+      }
+    },
+    async ready(): Promise<void> {
+      while (inFlight > highWater) {
+        if (signal.aborted) throw signal.reason;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+      }
+      if (signal.aborted) throw signal.reason;
+    },
+  };
+}

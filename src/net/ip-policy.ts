@@ -6,7 +6,8 @@
  *   judged by the IPv4 address they carry; every IPv6 address outside 2000::/3 is refused.
  * - Cloud metadata endpoints, multicast, reserved and documentation ranges are refused even with
  *   `allowPrivateNetworks`; only an exact `allowedHosts` entry skips the address check.
- * - No DNS here: `validateUrlStatic` judges what the URL text alone decides.
+ * - `validateUrlStatic` judges what the URL text alone decides (no DNS); `resolveDestination` then
+ *   resolves the host and refuses when ANY address is blocked, returning the one address to connect to.
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
@@ -229,11 +230,12 @@ export async function resolveDestination(
   opts: UrlPolicy & { resolve?: Resolver },
 ): Promise<Destination> {
   const host = url.hostname;
-  if (isIpLiteral(host)) return { ok: true, address: host };
-  const failed = { ok: false, code: "DNS_FAILED", reason: `could not resolve host ${host}` } as const;
-  const addresses = await (opts.resolve ?? systemResolve)(host).catch(() => []);
+  // IP literals are checked again here, so this function is safe on its own.
+  const addresses = isIpLiteral(host)
+    ? [unbracket(host)]
+    : await (opts.resolve ?? systemResolve)(host).catch(() => []);
   const first = addresses[0];
-  if (first === undefined) return failed;
+  if (first === undefined) return { ok: false, code: "DNS_FAILED", reason: `could not resolve host ${host}` };
   const blocked = addresses.some((a) => !isAddressAllowed(a, opts.allowPrivateNetworks));
   if (blocked && !isHostAllowListed(host, opts.allowedHosts)) {
     return {

@@ -125,6 +125,10 @@ async function requestOnce(url: URL, hop: Hop, opts: SafeFetchOptions, guard: Gu
     if (!dest.ok) throw new FetchError(dest.code, dest.reason);
     const target = new URL(url);
     target.hostname = dest.address;
+    // The setter silently ignores what it cannot parse (e.g. a zone id); never let fetch resolve the name.
+    if (!isIpLiteral(target.hostname)) {
+      throw new FetchError("BLOCKED_ADDRESS", `host ${url.hostname} resolves to an unusable address`);
+    }
     const headers = new Headers(hop.headers);
     headers.set("host", url.host);
     headers.set("accept-encoding", "identity");

@@ -1,11 +1,15 @@
 import { getMultipartBoundary, MultipartParseError, parseMultipart } from "@mjackson/multipart-parser";
 import { AppError, validationError } from "../../errors";
 import { sanitizeFilename } from "../../lib/filename";
-import { limitBytes } from "../../lib/streams";
+import { abortable, createGate } from "../../lib/streams";
 import { objectKey, type StorageDriver, TooLargeError } from "../../storage/driver";
 
 /** Room for multipart boundaries and part headers on top of the file itself. */
 const MULTIPART_OVERHEAD = 1024 * 1024;
+/** Parts beyond the file (form fields) a client may send; bounds header overhead and work. */
+const MAX_PARTS = 20;
+/** Bytes the parser may hold ahead of the storage writer. */
+const HIGH_WATER = 8 * 1024 * 1024;
 
 export interface ReceivedFile {
   key: string;
@@ -14,11 +18,14 @@ export interface ReceivedFile {
 }
 
 /**
- * Streams the single `file` part of a multipart/form-data request into storage, never buffering it:
- * request.body → byte cap → multipart parser → byte cap → storage.put (atomic). Other fields are
- * drained and ignored. Anything but exactly one `file` part is a 422; past `maxBytes` a 413 as soon
- * as the stream crosses the cap. On any failure the stored object (if any) is removed before the
- * error propagates, so a failed or aborted upload leaves nothing behind.
+ * Streams the single `file` part of a multipart/form-data request into storage without buffering it.
+ *
+ * The parser (@mjackson/multipart-parser 0.8.2) pushes part bytes without backpressure and does not
+ * error a part's stream when the request fails, so it is driven from here: `feed` reads the body,
+ * enforces the size cap, and waits on a gate whenever more than HIGH_WATER bytes are parsed but not
+ * yet written; every part stream is wrapped so one AbortController stops everything on the first
+ * failure (client gone, too large, a second `file` part). Storage `put` is atomic, and the stored
+ * object is removed again on any later failure, so a failed upload leaves nothing behind.
  */
 export async function receiveUpload(
   request: Request,
@@ -26,34 +33,78 @@ export async function receiveUpload(
 ): Promise<ReceivedFile> {
   const contentType = request.headers.get("content-type") ?? "";
   const boundary = /^multipart\/form-data\b/i.test(contentType) ? getMultipartBoundary(contentType) : null;
-  if (!boundary || !request.body) {
-    throw validationError(["body"], "expected a multipart/form-data body with one `file` part");
+  const body = request.body;
+  if (!boundary || !body) throw validationError(["body"], "expected a multipart/form-data body with one `file` part");
+  if (Number(request.headers.get("content-length")) > opts.maxBytes + MULTIPART_OVERHEAD) throw tooLarge(opts.maxBytes);
+
+  const ac = new AbortController();
+  const fail = (e: unknown) => ac.abort(e);
+  request.signal.addEventListener("abort", () => fail(new Error("client disconnected")), { once: true });
+  const gate = createGate(HIGH_WATER, ac.signal);
+
+  async function* feed(): AsyncGenerator<Uint8Array> {
+    const reader = body!.getReader();
+    let total = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        total += value.byteLength;
+        if (total > opts.maxBytes + MULTIPART_OVERHEAD) throw new TooLargeError(opts.maxBytes);
+        gate.fed(value.byteLength);
+        yield value;
+        await gate.ready();
+      }
+    } catch (e) {
+      fail(ac.signal.aborted ? ac.signal.reason : e);
+      throw ac.signal.reason;
+    } finally {
+      reader.cancel().catch(() => {});
+    }
   }
-  const announced = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (announced > opts.maxBytes + MULTIPART_OVERHEAD) throw tooLarge(opts.maxBytes);
 
   let received: ReceivedFile | undefined;
+  let parts = 0;
   let fileParts = 0;
+  const handlers: Promise<unknown>[] = [];
   try {
-    const body = request.body.pipeThrough(limitBytes(opts.maxBytes + MULTIPART_OVERHEAD));
-    await parseMultipart(body, { boundary, maxHeaderSize: 16 * 1024 }, async (part) => {
-      if (part.name !== "file") {
-        await part.body.pipeTo(new WritableStream()); // drain: the parser needs the bytes consumed
-        return;
-      }
-      fileParts += 1;
-      if (fileParts > 1) throw validationError(["body", "file"], "exactly one `file` part is allowed");
-      const filename = sanitizeFilename(part.filename, "upload");
-      const key = objectKey(opts.accountId, opts.fileId, filename);
-      const { size } = await opts.storage.put(key, part.body.pipeThrough(limitBytes(opts.maxBytes)), {
-        contentType: part.mediaType,
-        signal: request.signal,
+    await parseMultipart(feed(), { boundary, maxHeaderSize: 16 * 1024 }, (part) => {
+      const stream = abortable(part.body, ac.signal, gate.consumed);
+      const work = (async () => {
+        if (++parts > MAX_PARTS) throw validationError(["body"], `at most ${MAX_PARTS} parts are accepted`);
+        if (part.name !== "file") return stream.pipeTo(new WritableStream()); // drain ignored fields
+        if (++fileParts > 1) throw validationError(["body", "file"], "exactly one `file` part is allowed");
+        const filename = sanitizeFilename(part.filename, "upload");
+        const key = objectKey(opts.accountId, opts.fileId, filename);
+        let size = 0;
+        const counted = stream.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, c) {
+              size += chunk.byteLength;
+              if (size > opts.maxBytes) c.error(new TooLargeError(opts.maxBytes));
+              else c.enqueue(chunk);
+            },
+          }),
+        );
+        await opts.storage.put(key, counted, { contentType: part.mediaType, signal: ac.signal });
+        received = { key, filename, size };
+      })().catch((e) => {
+        fail(e);
+        throw e;
       });
-      received = { key, filename, size };
+      handlers.push(work);
+      return work;
     });
   } catch (e) {
+    fail(e);
+  }
+  const settled = await Promise.allSettled(handlers);
+  if (ac.signal.aborted) {
     if (received) await opts.storage.delete(received.key);
-    throw mapUploadError(e, opts.maxBytes);
+    // Several errors race when one failure tears the pipeline down; report the one that explains it.
+    const errors = [ac.signal.reason, ...settled.flatMap((r) => (r.status === "rejected" ? [r.reason] : []))];
+    const cause = errors.find((e) => e instanceof AppError || e instanceof TooLargeError) ?? errors[0];
+    throw mapUploadError(cause, opts.maxBytes);
   }
   if (!received) throw validationError(["body", "file"], "a `file` part is required");
   return received;

@@ -1,0 +1,103 @@
+/**
+ * bubblewrap (`bwrap`) sandbox for ffmpeg/ffprobe.
+ *
+ * Invariants when available:
+ * - No network, no IPC, no view of other processes (`--unshare-all`); a new session (no TTY injection).
+ * - Empty environment (`--clearenv`); the child dies with its parent (`--die-with-parent`).
+ * - Only /usr, the shared-library plumbing (/etc/ld.so.cache, /etc/alternatives) and the paths the caller
+ *   names are visible. Not /etc as a whole (it would expose /etc/passwd and friends), not the data dir.
+ * - Paths are bound at the same location inside as outside, so argv needs no rewriting.
+ * When bwrap is missing or cannot create namespaces here, `wrap` is the identity and the caller must log
+ * {@link SANDBOX_UNAVAILABLE_WARNING}.
+ */
+import { existsSync } from "node:fs";
+import { runProcess } from "./runner";
+
+/** What a sandboxed process may see besides the system binaries. */
+export interface WrapOptions {
+  /** Bound read-only at the same path. */
+  readOnly: string[];
+  /** Bound read-write at the same path. */
+  writable: string[];
+  /** Working directory inside the sandbox; defaults to `/`. */
+  chdir?: string;
+}
+
+/** A detected sandbox. `wrap` turns a plain argv into the argv to spawn. */
+export interface Sandbox {
+  available: boolean;
+  /** Why the sandbox is unavailable (for the startup warning). */
+  reason?: string;
+  wrap(argv: string[], opts: WrapOptions): string[];
+}
+
+/** Logged loudly by the caller when {@link detectSandbox} returns `available: false`. */
+export const SANDBOX_UNAVAILABLE_WARNING =
+  "SECURITY WARNING: bubblewrap (bwrap) sandbox unavailable; ffmpeg/ffprobe will run UNSANDBOXED with " +
+  "access to the network and to every file this server can read. Install bubblewrap (Debian: " +
+  "`apt-get install bubblewrap`) and allow unprivileged user namespaces.";
+
+const BWRAP = "/usr/bin/bwrap";
+const PROBE_TIMEOUT_MS = 5000;
+
+/** The fixed part of the bwrap argv, limited to what exists on this machine. */
+export function baseBwrapArgs(exists: (p: string) => boolean = existsSync): string[] {
+  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"];
+  args.push("--ro-bind", "/usr", "/usr");
+  for (const p of ["/etc/alternatives", "/etc/ld.so.cache"]) {
+    if (exists(p)) args.push("--ro-bind", p, p);
+  }
+  // Merged-/usr layout: /lib, /lib64 and /bin are symlinks into /usr on Debian 12.
+  for (const [target, link] of [
+    ["usr/lib", "/lib"],
+    ["usr/lib64", "/lib64"],
+    ["usr/bin", "/bin"],
+  ] as const) {
+    if (exists(`/${target}`)) args.push("--symlink", target, link);
+  }
+  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
+  return args;
+}
+
+/** Builds the full bwrap argv around `argv`; pure given `base`. */
+export function buildWrappedArgv(base: string[], argv: string[], opts: WrapOptions): string[] {
+  const out = [BWRAP, ...base];
+  for (const p of opts.readOnly) out.push("--ro-bind", p, p);
+  for (const p of opts.writable) out.push("--bind", p, p);
+  out.push("--chdir", opts.chdir ?? "/");
+  // "--" ends bwrap's options so an argv[0] starting with "-" can never be read as one.
+  out.push("--", ...argv);
+  return out;
+}
+
+/** The sandbox used when bwrap cannot be used: runs commands as they are. */
+export function unsandboxed(reason: string): Sandbox {
+  return { available: false, reason, wrap: (argv) => [...argv] };
+}
+
+/**
+ * Detects bubblewrap once by running `/usr/bin/true` inside the exact sandbox used for real work.
+ * Never throws: any failure yields `available: false` with a reason. `disabled` (operator opt-out,
+ * e.g. `SANDBOX=off`) skips detection and returns the unsandboxed runner.
+ */
+export async function detectSandbox(opts: { disabled?: boolean } = {}): Promise<Sandbox> {
+  if (opts.disabled) return unsandboxed("disabled by configuration");
+  if (!existsSync(BWRAP)) return unsandboxed(`${BWRAP} not found`);
+  const base = baseBwrapArgs();
+  try {
+    const res = await runProcess({
+      argv: buildWrappedArgv(base, ["/usr/bin/true"], { readOnly: [], writable: [] }),
+      timeoutMs: PROBE_TIMEOUT_MS,
+    });
+    if (res.exitCode !== 0) {
+      const why = res.timedOut ? "timed out" : res.stderrTail.trim().slice(-300) || `exit ${res.exitCode}`;
+      return unsandboxed(`bwrap probe failed: ${why}`);
+    }
+  } catch (err) {
+    return unsandboxed(`bwrap probe could not start: ${String(err)}`);
+  }
+  return {
+    available: true,
+    wrap: (argv, opts) => buildWrappedArgv(base, argv, opts),
+  };
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The key printed on first start (undefined when the data dir already had keys). */
+  firstKey: string | undefined;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  output(): string;
+  /** Sends a signal and waits for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+export function tempDir(prefix = "renderio-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * Starts the real server (`bun src/index.ts serve`) as a child process on a free loopback port with
+ * its own data directory, and waits until /health answers.
+ */
+export async function startServer(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const port = freePort();
+  const proc = Bun.spawn(["bun", join(ROOT, "src/index.ts"), "serve"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      LOG_LEVEL: "info",
+      RATE_LIMIT_PER_MINUTE: "0",
+      SHUTDOWN_GRACE_SECONDS: "5",
+      ...opts.env,
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of s) out += dec.decode(chunk, { stream: true });
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
+    await Bun.sleep(50);
+  }
+  await Bun.sleep(20);
+  const firstKey = /ffsk_[0-9a-f]{64}/.exec(out)?.[0];
+  return {
+    url,
+    port,
+    dataDir,
+    firstKey,
+    proc,
+    output: () => out,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null) proc.kill(signal);
+      return proc.exited;
+    },
+  };
+}
+
+/** Runs the CLI against a data directory and returns stdout (throws on a non-zero exit). */
+export async function cli(dataDir: string, args: string[]): Promise<string> {
+  const proc = Bun.spawn(["bun", join(ROOT, "src/index.ts"), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATA_DIR: dataDir, LOG_LEVEL: "error" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`cli ${args.join(" ")} exited ${code}: ${stderr}`);
+  return stdout;
+}
+
+/** A small client: JSON in/out with the X-API-KEY header. */
+export function client(base: string, key?: string) {
+  return async function call(method: string, path: string, init: { body?: unknown; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...init.headers };
+    if (key) headers["x-api-key"] = key;
+    let body: RequestInit["body"];
+    if (init.body instanceof FormData || typeof init.body === "string") body = init.body;
+    else if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      headers["content-type"] = "application/json";
+    }
+    const res = await fetch(base + path, { method, headers, body });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    return { status: res.status, headers: res.headers, json, text };
+  };
+}
+
+/** Polls GET /api/v1/files/:id until the status leaves PROCESSING. */
+export async function waitForFile(call: ReturnType<typeof client>, fileId: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call("GET", `/api/v1/files/${fileId}`);
+    if (r.status !== 200) throw new Error(`GET file ${fileId}: ${r.status} ${r.text}`);
+    if (r.json.status !== "PROCESSING") return r.json;
+    if (Date.now() > deadline) throw new Error(`file ${fileId} still PROCESSING`);
+    await Bun.sleep(50);
+  }
+}

@@ -16,7 +16,16 @@ export function mediaRoutes(service: ReturnType<typeof createMediaService>) {
     .get(
       "/media/:fileId/:filename",
       ({ params, query, request }) => service.download({ ...params, token: query.token, request, head: false }),
-      { params, query, response: { 404: ErrorBody }, detail: { ...detail, operationId: "media.download", summary: "Download a file" } },
+      {
+        params,
+        query,
+        response: {
+          200: t.File({ description: "The file's bytes" }),
+          206: t.File({ description: "The requested byte range" }),
+          404: ErrorBody,
+          416: ErrorBody,
+        },
+        detail: { ...detail, operationId: "media.download", summary: "Download a file" } },
     )
     .head(
       "/media/:fileId/:filename",

@@ -1,0 +1,54 @@
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { makeSamples, type Samples } from "../helpers/media";
+import { client, startServer, type TestServer, tempDir, waitForFile } from "../helpers/server";
+
+let samples: Samples;
+let server: TestServer | undefined;
+beforeAll(async () => {
+  samples = await makeSamples(tempDir("renderio-samples-"));
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+test("files left PROCESSING by a crash are probed again after a restart; nothing stays PROCESSING", async () => {
+  server = await startServer();
+  const key = server.firstKey as string;
+  const dataDir = server.dataDir;
+  let api = client(server.url, key);
+  const form = new FormData();
+  form.append("file", Bun.file(samples.mp4), "clip.mp4");
+  const id = (await api("POST", "/api/v1/files/upload", { body: form })).json.file_id as string;
+  await waitForFile(api, id);
+  // Simulate a crash mid-probe: kill the server hard and put the row back as an unfinished probe.
+  await server.stop("SIGKILL");
+  const db = new Database(join(dataDir, "renderio.db"));
+  db.run(
+    "update files set status = 'PROCESSING', codec = null, width = null, file_type = null, probe_attempts = 1 where id = ?",
+    [id],
+  );
+  const exhausted = crypto.randomUUID();
+  const accountId = (db.query("select account_id from files where id = ?").get(id) as { account_id: string }).account_id;
+  db.run(
+    `insert into files (id, account_id, store_type, status, filename, storage_key, size_bytes, probe_attempts, created_at)
+     values (?, ?, 'UPLOAD', 'PROCESSING', 'stuck.mp4', ?, 1, 3, ?)`,
+    [exhausted, accountId, `${accountId}/${exhausted}/stuck.mp4`, Date.now()],
+  );
+  db.close();
+
+  server = await startServer({ dataDir });
+  expect(server.firstKey).toBeUndefined(); // keys exist: no new key is printed
+  api = client(server.url, key);
+  const f = await waitForFile(api, id);
+  expect(f).toMatchObject({ status: "STORED", codec: "h264", width: 320, file_type: "video" });
+  const stuck = await waitForFile(api, exhausted);
+  expect(stuck).toMatchObject({ status: "FAILED", error_status: "PROBE_FAILED" });
+});
+
+test("SIGTERM stops the server cleanly (exit code 0)", async () => {
+  const s = await startServer();
+  expect(await s.stop("SIGTERM")).toBe(0);
+  expect(s.output()).toContain('"msg":"stopped"');
+});

@@ -23,10 +23,18 @@ export function createApp(deps: Deps) {
     .use(errorHandler(deps.log))
     .onRequest(({ request }) => {
       if (deps.lifecycle.shuttingDown) {
-        return errorResponse(new AppError("SERVICE_UNAVAILABLE", "server is shutting down"), requestMeta(request)?.id);
+        return errorResponse(
+          new AppError("SERVICE_UNAVAILABLE", "server is shutting down"),
+          requestMeta(request)?.id,
+        );
       }
       // JSON routes are buffered by the framework: cap them before a byte is read.
-      if (request.method === "GET" || request.method === "HEAD" || STREAMED_BODY.has(new URL(request.url).pathname)) return;
+      if (
+        request.method === "GET" ||
+        request.method === "HEAD" ||
+        STREAMED_BODY.has(new URL(request.url).pathname)
+      )
+        return;
       const len = request.headers.get("content-length");
       if (len !== null && Number(len) > deps.config.MAX_JSON_BODY_BYTES) {
         return errorResponse(
@@ -35,7 +43,10 @@ export function createApp(deps: Deps) {
         );
       }
       if (len === null && request.headers.get("transfer-encoding")) {
-        return errorResponse(new AppError("LENGTH_REQUIRED", "JSON bodies need a Content-Length"), requestMeta(request)?.id);
+        return errorResponse(
+          new AppError("LENGTH_REQUIRED", "JSON bodies need a Content-Length"),
+          requestMeta(request)?.id,
+        );
       }
     })
     .use(docs(deps.version))

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { createAuthService } from "./auth/service";
-import { ConfigError, type Config, loadConfig } from "./config";
+import { type Config, ConfigError, loadConfig } from "./config";
 import { openDatabase, runMigrations } from "./db/client";
 import { startServer } from "./server";
 
@@ -63,8 +63,14 @@ export async function main(argv: string[]): Promise<void> {
     const { auth, sqlite } = openDb(config());
     try {
       if (sub === "create") {
-        const { values } = parseArgs({ args: rest, options: { name: { type: "string" }, account: { type: "string" } } });
-        const { key } = auth.createKey({ name: values.name ?? null, ...(values.account ? { accountId: values.account } : {}) });
+        const { values } = parseArgs({
+          args: rest,
+          options: { name: { type: "string" }, account: { type: "string" } },
+        });
+        const { key } = auth.createKey({
+          name: values.name ?? null,
+          ...(values.account ? { accountId: values.account } : {}),
+        });
         process.stdout.write(`${key}\n`);
       } else if (sub === "list") {
         const rows = auth.listKeys();

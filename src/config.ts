@@ -23,7 +23,11 @@ const GiB = 1024 ** 3;
 export const SETTINGS = {
   PORT: { kind: "int", def: "3000", min: 0, max: 65535, doc: "TCP port to listen on (0 picks a free port)." },
   HOST: { kind: "string", def: "0.0.0.0", doc: "Interface to bind." },
-  DATA_DIR: { kind: "string", def: "./data", doc: "SQLite database, local storage and the generated signing secret." },
+  DATA_DIR: {
+    kind: "string",
+    def: "./data",
+    doc: "SQLite database, local storage and the generated signing secret.",
+  },
   DATABASE_PATH: {
     kind: "string",
     def: (c) => `${c.DATA_DIR}/renderio.db`,
@@ -34,13 +38,28 @@ export const SETTINGS = {
     def: (c) => `http://localhost:${c.PORT}`,
     doc: "External base URL used to build `storage_url` download links.",
   },
-  STORAGE_DRIVER: { kind: "enum", def: "local", values: ["local"], doc: "Where file bytes live: `local` (under `DATA_DIR/files`)." },
+  STORAGE_DRIVER: {
+    kind: "enum",
+    def: "local",
+    values: ["local"],
+    doc: "Where file bytes live: `local` (under `DATA_DIR/files`).",
+  },
   SIGNING_SECRET: {
     kind: "string",
     doc: "HMAC secret for download tokens. Unset: generated once and kept in `DATA_DIR/signing.secret`.",
   },
-  MAX_UPLOAD_BYTES: { kind: "int", def: String(10 * GiB), min: 1, doc: "Largest accepted file (upload), in bytes." },
-  MAX_JSON_BODY_BYTES: { kind: "int", def: String(1024 * 1024), min: 1024, doc: "Largest JSON request body." },
+  MAX_UPLOAD_BYTES: {
+    kind: "int",
+    def: String(10 * GiB),
+    min: 1,
+    doc: "Largest accepted file (upload), in bytes.",
+  },
+  MAX_JSON_BODY_BYTES: {
+    kind: "int",
+    def: String(1024 * 1024),
+    min: 1024,
+    doc: "Largest JSON request body.",
+  },
   PROBE_CONCURRENCY: {
     kind: "int",
     def: () => String(availableParallelism()),
@@ -48,7 +67,13 @@ export const SETTINGS = {
     max: 64,
     doc: "How many ffprobe processes run at once (default: number of CPUs).",
   },
-  PROBE_TIMEOUT_SECONDS: { kind: "int", def: "60", min: 1, max: 3600, doc: "ffprobe is killed after this long." },
+  PROBE_TIMEOUT_SECONDS: {
+    kind: "int",
+    def: "60",
+    min: 1,
+    max: 3600,
+    doc: "ffprobe is killed after this long.",
+  },
   PROBE_MAX_ATTEMPTS: {
     kind: "int",
     def: "3",
@@ -68,7 +93,12 @@ export const SETTINGS = {
     min: 0,
     doc: "Sustained requests per minute per API key (0 disables rate limiting).",
   },
-  RATE_LIMIT_BURST: { kind: "int", def: "60", min: 1, doc: "Requests a key may send at once before throttling." },
+  RATE_LIMIT_BURST: {
+    kind: "int",
+    def: "60",
+    min: 1,
+    doc: "Requests a key may send at once before throttling.",
+  },
   SHUTDOWN_GRACE_SECONDS: {
     kind: "int",
     def: "30",
@@ -104,11 +134,14 @@ export class ConfigError extends Error {
 function parseOne(name: string, s: Setting, raw: string, problems: string[]): unknown {
   switch (s.kind) {
     case "int": {
-      if (!/^\d+$/.test(raw.trim())) return void problems.push(`${name}: expected a whole number, got "${raw}"`);
+      if (!/^\d+$/.test(raw.trim()))
+        return void problems.push(`${name}: expected a whole number, got "${raw}"`);
       const n = Number(raw.trim());
       if (!Number.isSafeInteger(n)) return void problems.push(`${name}: ${raw} is too large`);
-      if (s.min !== undefined && n < s.min) return void problems.push(`${name}: must be at least ${s.min}, got ${n}`);
-      if (s.max !== undefined && n > s.max) return void problems.push(`${name}: must be at most ${s.max}, got ${n}`);
+      if (s.min !== undefined && n < s.min)
+        return void problems.push(`${name}: must be at least ${s.min}, got ${n}`);
+      if (s.max !== undefined && n > s.max)
+        return void problems.push(`${name}: must be at most ${s.max}, got ${n}`);
       return n;
     }
     case "bool": {
@@ -118,7 +151,8 @@ function parseOne(name: string, s: Setting, raw: string, problems: string[]): un
       return void problems.push(`${name}: expected true or false, got "${raw}"`);
     }
     case "enum":
-      if (!s.values?.includes(raw)) return void problems.push(`${name}: expected one of ${s.values?.join(", ")}, got "${raw}"`);
+      if (!s.values?.includes(raw))
+        return void problems.push(`${name}: expected one of ${s.values?.join(", ")}, got "${raw}"`);
       return raw;
     case "url": {
       const u = URL.parse(raw);

@@ -58,7 +58,8 @@ export type Deps = Awaited<ReturnType<typeof createDeps>>;
 async function chooseSandbox(config: Config, log: ReturnType<typeof createLogger>): Promise<Sandbox> {
   const sandbox = await detectSandbox(config.SANDBOX === "off" ? { disabled: true } : {});
   if (!sandbox.available) {
-    if (config.SANDBOX === "bwrap") throw new Error(`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`);
+    if (config.SANDBOX === "bwrap")
+      throw new Error(`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`);
     if (config.SANDBOX === "auto") {
       log.warn("SANDBOX UNAVAILABLE: ffprobe/ffmpeg run without an isolated filesystem and network", {
         reason: sandbox.reason,

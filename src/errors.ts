@@ -44,5 +44,8 @@ export class AppError extends Error {
 
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
 
-export const validationError = (loc: (string | number)[], msg: string, type: ValidationDetail["type"] = "value_error") =>
-  new AppError("VALIDATION_ERROR", msg, [{ loc, msg, type }]);
+export const validationError = (
+  loc: (string | number)[],
+  msg: string,
+  type: ValidationDetail["type"] = "value_error",
+) => new AppError("VALIDATION_ERROR", msg, [{ loc, msg, type }]);

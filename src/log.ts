@@ -17,7 +17,10 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
   const min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[lvl] < min) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, errorReplacer);
+    const line = JSON.stringify(
+      { time: new Date().toISOString(), level: lvl, msg, ...base, ...fields },
+      errorReplacer,
+    );
     if (RANK[lvl] >= RANK.warn) process.stderr.write(`${line}\n`);
     else process.stdout.write(`${line}\n`);
   };

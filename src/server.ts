@@ -1,7 +1,7 @@
 import { createApp } from "./app";
 import type { Config } from "./config";
-import { createDeps, type Deps } from "./deps";
 import { runMigrations } from "./db/client";
+import { createDeps, type Deps } from "./deps";
 
 export interface RunningServer {
   deps: Deps;
@@ -18,7 +18,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const deps = await createDeps(config);
   const { log } = deps;
   runMigrations(deps.db);
-  if (deps.storage.kind === "local") await (deps.storage as { sweepTemp?: () => Promise<void> }).sweepTemp?.();
+  if (deps.storage.kind === "local")
+    await (deps.storage as { sweepTemp?: () => Promise<void> }).sweepTemp?.();
 
   let firstKey: string | undefined;
   if (deps.auth.countActiveKeys() === 0) firstKey = deps.auth.createKey({ name: "first key" }).key;

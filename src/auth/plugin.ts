@@ -17,7 +17,9 @@ export function authGuard(auth: AuthService, limiter: RateLimiter) {
     if (meta) meta.keyId = principal.keyId;
     const wait = limiter.take(principal.keyId);
     if (wait > 0) {
-      throw new AppError("RATE_LIMITED", `rate limit exceeded; retry in ${wait} s`, undefined, { "retry-after": String(wait) });
+      throw new AppError("RATE_LIMITED", `rate limit exceeded; retry in ${wait} s`, undefined, {
+        "retry-after": String(wait),
+      });
     }
     return { principal };
   });

@@ -7,7 +7,11 @@ export interface RateLimiter {
   take(key: string): number;
 }
 
-export function createRateLimiter(perMinute: number, burst: number, now: () => number = Date.now): RateLimiter {
+export function createRateLimiter(
+  perMinute: number,
+  burst: number,
+  now: () => number = Date.now,
+): RateLimiter {
   if (perMinute <= 0) return { take: () => 0 };
   const ratePerMs = perMinute / 60_000;
   const buckets = new Map<string, { tokens: number; at: number }>();

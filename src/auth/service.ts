@@ -35,7 +35,11 @@ export function createAuthService(db: Db, now: () => number = Date.now) {
       const accountId = opts.accountId ?? crypto.randomUUID();
       db.transaction((tx) => {
         if (opts.accountId) {
-          const acc = tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, opts.accountId)).get();
+          const acc = tx
+            .select({ id: accounts.id })
+            .from(accounts)
+            .where(eq(accounts.id, opts.accountId))
+            .get();
           if (!acc) throw new AppError("NOT_FOUND", `account ${opts.accountId} not found`);
         } else {
           tx.insert(accounts)
@@ -43,12 +47,27 @@ export function createAuthService(db: Db, now: () => number = Date.now) {
             .run();
         }
         tx.insert(apiKeys)
-          .values({ id, accountId, name: opts.name ?? null, prefix: displayPrefix(key), keyHash: hashApiKey(key), createdAt })
+          .values({
+            id,
+            accountId,
+            name: opts.name ?? null,
+            prefix: displayPrefix(key),
+            keyHash: hashApiKey(key),
+            createdAt,
+          })
           .run();
       });
       return {
         key,
-        info: { id, accountId, name: opts.name ?? null, prefix: displayPrefix(key), createdAt, lastUsedAt: null, revokedAt: null },
+        info: {
+          id,
+          accountId,
+          name: opts.name ?? null,
+          prefix: displayPrefix(key),
+          createdAt,
+          lastUsedAt: null,
+          revokedAt: null,
+        },
       };
     },
 
@@ -73,7 +92,10 @@ export function createAuthService(db: Db, now: () => number = Date.now) {
       const all = this.listKeys().filter((k) => k.id === idOrPrefix || k.id.startsWith(idOrPrefix));
       const [match] = all;
       if (all.length !== 1 || !match || match.revokedAt) return false;
-      db.update(apiKeys).set({ revokedAt: new Date(now()) }).where(eq(apiKeys.id, match.id)).run();
+      db.update(apiKeys)
+        .set({ revokedAt: new Date(now()) })
+        .where(eq(apiKeys.id, match.id))
+        .run();
       return true;
     },
 
@@ -96,7 +118,10 @@ export function createAuthService(db: Db, now: () => number = Date.now) {
       const t = now();
       if ((lastWritten.get(row.id) ?? 0) + LAST_USED_RESOLUTION_MS < t) {
         lastWritten.set(row.id, t);
-        db.update(apiKeys).set({ lastUsedAt: new Date(t) }).where(eq(apiKeys.id, row.id)).run();
+        db.update(apiKeys)
+          .set({ lastUsedAt: new Date(t) })
+          .where(eq(apiKeys.id, row.id))
+          .run();
       }
       return { accountId: row.accountId, keyId: row.id };
     },

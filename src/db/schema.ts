@@ -6,9 +6,7 @@ import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core
  * Rows are the durable state of every background job: a job carries only an id and re-reads its row.
  */
 const createdAt = () =>
-  integer("created_at", { mode: "timestamp_ms" })
-    .notNull()
-    .default(sql`(unixepoch('subsec') * 1000)`);
+  integer("created_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
 export const accounts = sqliteTable("accounts", {
   id: text("id").primaryKey(),

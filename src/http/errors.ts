@@ -1,5 +1,5 @@
 import { Elysia, ValidationError } from "elysia";
-import { AppError, type ErrorCode, ERROR_STATUS, type ValidationDetail } from "../errors";
+import { AppError, ERROR_STATUS, type ErrorCode, type ValidationDetail } from "../errors";
 import type { Logger } from "../log";
 import { requestMeta } from "./request-context";
 
@@ -23,19 +23,28 @@ const JSON_TYPES: Record<string, (v: unknown) => boolean> = {
 
 /** Turns Elysia's schema validation failure into our `detail[]` items. */
 function toDetail(e: ValidationError): ValidationDetail[] {
-  const where = e.type === "query" ? "query" : e.type === "params" ? "path" : e.type === "headers" ? "header" : "body";
+  const where =
+    e.type === "query" ? "query" : e.type === "params" ? "path" : e.type === "headers" ? "header" : "body";
   const seen = new Set<string>();
   const out: ValidationDetail[] = [];
   for (const item of e.all) {
     const path = "path" in item && typeof item.path === "string" ? item.path : "";
-    const loc: (string | number)[] = [where, ...path.split("/").filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+    const loc: (string | number)[] = [
+      where,
+      ...path
+        .split("/")
+        .filter(Boolean)
+        .map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+    ];
     const key = loc.join(".");
     if (seen.has(key)) continue; // TypeBox reports one entry per failed keyword; keep the first per field
     seen.add(key);
     const schemaType = "schema" in item ? (item.schema as { type?: string })?.type : undefined;
     const value = "value" in item ? item.value : undefined;
-    const isTypeError = value !== undefined && schemaType !== undefined && JSON_TYPES[schemaType]?.(value) === false;
-    const msg = value === undefined ? `${loc.slice(1).join(".") || where} is required` : (item.summary ?? item.message);
+    const isTypeError =
+      value !== undefined && schemaType !== undefined && JSON_TYPES[schemaType]?.(value) === false;
+    const msg =
+      value === undefined ? `${loc.slice(1).join(".") || where} is required` : (item.summary ?? item.message);
     out.push({ loc, msg, type: isTypeError ? "type_error" : "value_error" });
   }
   return out.length ? out : [{ loc: [where], msg: "invalid request", type: "value_error" }];
@@ -54,12 +63,23 @@ export function errorHandler(log: Logger) {
       const detail = toDetail(error);
       const appCode: ErrorCode = error.type === "body" ? "VALIDATION_ERROR" : "INVALID_REQUEST";
       const first = detail[0];
-      return errorResponse(new AppError(appCode, first ? `${first.loc.join(".")}: ${first.msg}` : "invalid request", detail), requestId);
+      return errorResponse(
+        new AppError(appCode, first ? `${first.loc.join(".")}: ${first.msg}` : "invalid request", detail),
+        requestId,
+      );
     }
     if (code === "NOT_FOUND") return errorResponse(new AppError("NOT_FOUND", "route not found"), requestId);
-    if (code === "PARSE") return errorResponse(new AppError("VALIDATION_ERROR", "request body is not valid JSON", [{ loc: ["body"], msg: "invalid JSON", type: "value_error" }]), requestId);
-    const status = typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;
-    if (status === 413) return errorResponse(new AppError("PAYLOAD_TOO_LARGE", "request body too large"), requestId);
+    if (code === "PARSE")
+      return errorResponse(
+        new AppError("VALIDATION_ERROR", "request body is not valid JSON", [
+          { loc: ["body"], msg: "invalid JSON", type: "value_error" },
+        ]),
+        requestId,
+      );
+    const status =
+      typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;
+    if (status === 413)
+      return errorResponse(new AppError("PAYLOAD_TOO_LARGE", "request body too large"), requestId);
     log.error("unhandled error", { requestId, err: error, path: new URL(request.url).pathname });
     return errorResponse(new AppError("INTERNAL_ERROR", "internal error; retrying is safe"), requestId);
   });

@@ -27,7 +27,11 @@ export function requestContext(log: Logger) {
     .onAfterResponse({ as: "global" }, ({ request, set, path, responseValue }) => {
       const meta = metas.get(request);
       const status =
-        responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
+        responseValue instanceof Response
+          ? responseValue.status
+          : typeof set.status === "number"
+            ? set.status
+            : 200;
       log.info("request", {
         requestId: meta?.id,
         method: request.method,

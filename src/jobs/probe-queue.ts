@@ -39,14 +39,22 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     if (!row?.storageKey) return;
     const started = performance.now();
     if (row.probeAttempts >= deps.maxAttempts) {
-      finish(fileId, { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: "probing was interrupted too often" });
+      finish(fileId, {
+        status: "FAILED",
+        errorStatus: "PROBE_FAILED",
+        errorMessage: "probing was interrupted too often",
+      });
       log.warn("probe given up", { fileId, attempts: row.probeAttempts });
       return;
     }
-    db.update(files).set({ probeAttempts: sql`${files.probeAttempts} + 1` }).where(eq(files.id, fileId)).run();
+    db.update(files)
+      .set({ probeAttempts: sql`${files.probeAttempts} + 1` })
+      .where(eq(files.id, fileId))
+      .run();
 
     const path = storage.localPath(row.storageKey);
-    if (!path) throw new Error(`storage driver ${storage.kind} gives no local path; remote probing is not wired`);
+    if (!path)
+      throw new Error(`storage driver ${storage.kind} gives no local path; remote probing is not wired`);
     const outcome = await probeFile(path, { timeoutMs: deps.timeoutMs, sandbox, fileName: row.filename });
     const ms = Math.round(performance.now() - started);
     if (outcome.kind === "failed") {
@@ -89,7 +97,11 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
         .add(() => run(fileId))
         .catch((err) => {
           log.error("probe job crashed", { fileId, err });
-          finish(fileId, { status: "FAILED", errorStatus: "INTERNAL_ERROR", errorMessage: "metadata extraction failed unexpectedly" });
+          finish(fileId, {
+            status: "FAILED",
+            errorStatus: "INTERNAL_ERROR",
+            errorMessage: "metadata extraction failed unexpectedly",
+          });
         });
     },
     /** Re-queues every file left PROCESSING by a previous run. */

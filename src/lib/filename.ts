@@ -9,6 +9,7 @@
  *   and a Content-Disposition header.
  * The result is at most 255 bytes and never empty (`file` + the extension when nothing survives).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const BIDI_AND_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const UNSAFE = /[^\p{L}\p{N}._\- ()+,=@]/gu;
 const MAX_BYTES = 255;

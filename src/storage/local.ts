@@ -1,7 +1,7 @@
 import { mkdir, open, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import type { UrlSigner } from "./signing";
 import type { ByteRange, ObjectInfo, ObjectStream, PutOptions, StorageDriver } from "./driver";
+import type { UrlSigner } from "./signing";
 
 /**
  * Local-disk driver. Objects live under `<root>/objects/<key>`; uploads are written to
@@ -34,7 +34,11 @@ export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorage
     try {
       const s = await stat(pathOf(key));
       if (!s.isFile()) return null;
-      return { size: s.size, lastModified: s.mtime, etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"` };
+      return {
+        size: s.size,
+        lastModified: s.mtime,
+        etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`,
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw e;

@@ -1,6 +1,6 @@
+import { timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { timingSafeEqual } from "node:crypto";
 
 /**
  * HMAC tokens for `storage_url` download links on local storage. A token binds one file id; it is

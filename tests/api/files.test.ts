@@ -85,12 +85,38 @@ describe("upload → probe → get", () => {
     const r = await upload(api, samples.mp3);
     const f = await waitForFile(api, r.json.file_id);
     const keys = [
-      "file_id", "storage_url", "status", "rendi_store_type", "is_deleted", "original_file_url", "size_mbytes",
-      "duration", "file_type", "file_format", "codec", "pixel_format", "mime_type", "width", "height", "frame_rate",
-      "bitrate_video_kb", "bitrate_audio_kb", "sample_rate", "channels", "error_status", "error_message", "created_at",
+      "file_id",
+      "storage_url",
+      "status",
+      "rendi_store_type",
+      "is_deleted",
+      "original_file_url",
+      "size_mbytes",
+      "duration",
+      "file_type",
+      "file_format",
+      "codec",
+      "pixel_format",
+      "mime_type",
+      "width",
+      "height",
+      "frame_rate",
+      "bitrate_video_kb",
+      "bitrate_audio_kb",
+      "sample_rate",
+      "channels",
+      "error_status",
+      "error_message",
+      "created_at",
     ];
     for (const k of keys) expect(f).toHaveProperty(k);
-    expect(f).toMatchObject({ status: "STORED", file_type: "audio", file_format: "mp3", codec: "mp3", mime_type: "audio/mpeg" });
+    expect(f).toMatchObject({
+      status: "STORED",
+      file_type: "audio",
+      file_format: "mp3",
+      codec: "mp3",
+      mime_type: "audio/mpeg",
+    });
     expect(f.width).toBeNull();
     expect(f.pixel_format).toBeNull();
     expect(f.bitrate_video_kb).toBeNull();
@@ -98,7 +124,13 @@ describe("upload → probe → get", () => {
 
   test("a file that is not media is STORED as file_type other; a broken MP4 is FAILED with PROBE_FAILED", async () => {
     const text = await waitForFile(api, (await upload(api, samples.text)).json.file_id);
-    expect(text).toMatchObject({ status: "STORED", file_type: "other", codec: null, duration: null, width: null });
+    expect(text).toMatchObject({
+      status: "STORED",
+      file_type: "other",
+      codec: null,
+      duration: null,
+      width: null,
+    });
     expect(text.storage_url).toBeString();
 
     const bad = await waitForFile(api, (await upload(api, samples.truncatedMp4)).json.file_id);
@@ -112,7 +144,9 @@ describe("upload → probe → get", () => {
     const f = await waitForFile(api, r.json.file_id);
     expect(f.filename).toBe("evil.png");
     expect(f.storage_url).toContain(`/${f.file_id}/evil.png?token=`);
-    expect(storedObjects(server.dataDir).every((p) => p.startsWith(join(server.dataDir, "files")))).toBe(true);
+    expect(storedObjects(server.dataDir).every((p) => p.startsWith(join(server.dataDir, "files")))).toBe(
+      true,
+    );
   });
 });
 
@@ -190,12 +224,15 @@ describe("list", () => {
     expect(all.json.files).toHaveLength(5);
   });
 
-  test.each(["limit=0", "limit=101", "limit=abc", "offset=-1", "limit=1.5"])("bad query %s is 400 INVALID_REQUEST", async (q) => {
-    const r = await api("GET", `/api/v1/files?${q}`);
-    expect(r.status).toBe(400);
-    expect(r.json.error).toBe("INVALID_REQUEST");
-    expect(r.json.message).toBeString();
-  });
+  test.each(["limit=0", "limit=101", "limit=abc", "offset=-1", "limit=1.5"])(
+    "bad query %s is 400 INVALID_REQUEST",
+    async (q) => {
+      const r = await api("GET", `/api/v1/files?${q}`);
+      expect(r.status).toBe(400);
+      expect(r.json.error).toBe("INVALID_REQUEST");
+      expect(r.json.message).toBeString();
+    },
+  );
 });
 
 describe("delete", () => {
@@ -208,7 +245,12 @@ describe("delete", () => {
     expect(d.json).toEqual({ deleted: true, file_id: f.file_id });
     expect(storedObjects(server.dataDir).filter((p) => p.includes(f.file_id))).toHaveLength(0);
     const g = await api("GET", `/api/v1/files/${f.file_id}`);
-    expect(g.json).toMatchObject({ is_deleted: true, storage_url: null, status: "STORED", file_type: "audio" });
+    expect(g.json).toMatchObject({
+      is_deleted: true,
+      storage_url: null,
+      status: "STORED",
+      file_type: "audio",
+    });
     expect((await fetch(f.storage_url)).status).toBe(404);
     const again = await api("DELETE", `/api/v1/files/${f.file_id}`);
     expect(again.status).toBe(404);

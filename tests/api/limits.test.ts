@@ -8,7 +8,10 @@ const LIMIT = 64 * 1024;
 function objectCount(dataDir: string): number {
   const walk = (d: string): number => {
     try {
-      return readdirSync(d, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? walk(join(d, e.name)) : 1), 0);
+      return readdirSync(d, { withFileTypes: true }).reduce(
+        (n, e) => n + (e.isDirectory() ? walk(join(d, e.name)) : 1),
+        0,
+      );
     } catch {
       return 0;
     }
@@ -48,7 +51,11 @@ describe("size limits", () => {
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       start(c) {
-        c.enqueue(enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.bin"\r\n\r\n`));
+        c.enqueue(
+          enc.encode(
+            `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.bin"\r\n\r\n`,
+          ),
+        );
       },
       pull(c) {
         // Far more than the limit if the server kept reading; it must stop us early.
@@ -59,7 +66,10 @@ describe("size limits", () => {
     });
     const res = await fetch(`${server.url}/api/v1/files/upload`, {
       method: "POST",
-      headers: { "x-api-key": server.firstKey as string, "content-type": `multipart/form-data; boundary=${boundary}` },
+      headers: {
+        "x-api-key": server.firstKey as string,
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+      },
       body,
     });
     expect(res.status).toBe(413);
@@ -68,7 +78,9 @@ describe("size limits", () => {
   });
 
   test("a JSON body above MAX_JSON_BODY_BYTES is refused before it is read", async () => {
-    const r = await api("DELETE", "/api/v1/files/00000000-0000-0000-0000-000000000000", { body: { pad: "x".repeat(4096) } });
+    const r = await api("DELETE", "/api/v1/files/00000000-0000-0000-0000-000000000000", {
+      body: { pad: "x".repeat(4096) },
+    });
     expect(r.status).toBe(413);
     expect(r.json.error).toBe("PAYLOAD_TOO_LARGE");
   });

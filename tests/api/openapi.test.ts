@@ -28,7 +28,11 @@ test("the document lists every route with its operationId and response schemas",
 });
 
 test("the API-key scheme is declared and applied; public routes opt out", () => {
-  expect(doc.components.securitySchemes.ApiKeyAuth).toEqual({ type: "apiKey", in: "header", name: "X-API-KEY" });
+  expect(doc.components.securitySchemes.ApiKeyAuth).toEqual({
+    type: "apiKey",
+    in: "header",
+    name: "X-API-KEY",
+  });
   expect(doc.security).toEqual([{ ApiKeyAuth: [] }]);
   expect(doc.paths["/health"].get.security).toEqual([]);
   expect(doc.paths["/media/{fileId}/{filename}"].get.security).toEqual([]);
@@ -44,7 +48,9 @@ test("upload is described as multipart with one binary `file` field, and errors 
     expect(body.required).toEqual(expect.arrayContaining(["error", "message"]));
   }
   const file = doc.paths["/api/v1/files/{fileId}"].get.responses["200"].content["application/json"].schema;
-  expect(Object.keys(file.properties)).toEqual(expect.arrayContaining(["file_id", "storage_url", "status", "size_mbytes", "created_at"]));
+  expect(Object.keys(file.properties)).toEqual(
+    expect.arrayContaining(["file_id", "storage_url", "status", "size_mbytes", "created_at"]),
+  );
 });
 
 test("the docs UI and its assets are served locally (works offline)", async () => {

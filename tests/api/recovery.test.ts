@@ -30,7 +30,8 @@ test("files left PROCESSING by a crash are probed again after a restart; nothing
     [id],
   );
   const exhausted = crypto.randomUUID();
-  const accountId = (db.query("select account_id from files where id = ?").get(id) as { account_id: string }).account_id;
+  const accountId = (db.query("select account_id from files where id = ?").get(id) as { account_id: string })
+    .account_id;
   db.run(
     `insert into files (id, account_id, store_type, status, filename, storage_key, size_bytes, probe_attempts, created_at)
      values (?, ?, 'UPLOAD', 'PROCESSING', 'stuck.mp4', ?, 1, 3, ?)`,

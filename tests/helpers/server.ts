@@ -32,7 +32,9 @@ export function tempDir(prefix = "renderio-test-"): string {
  * Starts the real server (`bun src/index.ts serve`) as a child process on a free loopback port with
  * its own data directory, and waits until /health answers.
  */
-export async function startServer(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startServer(
+  opts: { dataDir?: string; env?: Record<string, string> } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const port = freePort();
   const proc = Bun.spawn(["bun", join(ROOT, "src/index.ts"), "serve"], {
@@ -107,7 +109,11 @@ export async function cli(dataDir: string, args: string[]): Promise<string> {
 
 /** A small client: JSON in/out with the X-API-KEY header. */
 export function client(base: string, key?: string) {
-  return async function call(method: string, path: string, init: { body?: unknown; headers?: Record<string, string> } = {}) {
+  return async function call(
+    method: string,
+    path: string,
+    init: { body?: unknown; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { ...init.headers };
     if (key) headers["x-api-key"] = key;
     let body: RequestInit["body"];

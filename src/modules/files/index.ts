@@ -1,7 +1,15 @@
 import { Elysia } from "elysia";
-import { ErrorBody } from "../../http/schemas";
 import type { AuthGuard } from "../../auth/plugin";
-import { DeleteResult, FileIdParams, FileList, ListQuery, StoredFile, UploadResult, uploadRequestBody } from "./model";
+import { ErrorBody } from "../../http/schemas";
+import {
+  DeleteResult,
+  FileIdParams,
+  FileList,
+  ListQuery,
+  StoredFile,
+  UploadResult,
+  uploadRequestBody,
+} from "./model";
 import type { FilesService } from "./service";
 
 const errors = { 401: ErrorBody, 404: ErrorBody, 429: ErrorBody };
@@ -45,6 +53,9 @@ export function filesRoutes(service: FilesService, guard: AuthGuard) {
     .delete("/:fileId", ({ accountId, params }) => service.delete(accountId, params.fileId), {
       params: FileIdParams,
       response: { 200: DeleteResult, ...errors },
-      detail: { operationId: "files.delete", summary: "Delete a file's bytes (the record stays, is_deleted: true)" },
+      detail: {
+        operationId: "files.delete",
+        summary: "Delete a file's bytes (the record stays, is_deleted: true)",
+      },
     });
 }

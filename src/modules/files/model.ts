@@ -54,7 +54,9 @@ export const uploadRequestBody = {
       schema: {
         type: "object",
         required: ["file"],
-        properties: { file: { type: "string", format: "binary", description: "The file to store (exactly one)" } },
+        properties: {
+          file: { type: "string", format: "binary", description: "The file to store (exactly one)" },
+        },
       },
     },
   },

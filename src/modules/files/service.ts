@@ -88,7 +88,11 @@ export function createFilesService({ db, storage, log, probes, maxUploadBytes, n
           deletedAt: t,
           updatedAt: t,
           ...(row.status === "PROCESSING"
-            ? { status: "FAILED" as const, errorStatus: "CANCELLED", errorMessage: "file was deleted before processing finished" }
+            ? {
+                status: "FAILED" as const,
+                errorStatus: "CANCELLED",
+                errorMessage: "file was deleted before processing finished",
+              }
             : {}),
         })
         .where(and(eq(files.id, fileId), eq(files.isDeleted, false)))

@@ -34,8 +34,10 @@ export async function receiveUpload(
   const contentType = request.headers.get("content-type") ?? "";
   const boundary = /^multipart\/form-data\b/i.test(contentType) ? getMultipartBoundary(contentType) : null;
   const body = request.body;
-  if (!boundary || !body) throw validationError(["body"], "expected a multipart/form-data body with one `file` part");
-  if (Number(request.headers.get("content-length")) > opts.maxBytes + MULTIPART_OVERHEAD) throw tooLarge(opts.maxBytes);
+  if (!boundary || !body)
+    throw validationError(["body"], "expected a multipart/form-data body with one `file` part");
+  if (Number(request.headers.get("content-length")) > opts.maxBytes + MULTIPART_OVERHEAD)
+    throw tooLarge(opts.maxBytes);
 
   const ac = new AbortController();
   const fail = (e: unknown) => ac.abort(e);
@@ -43,7 +45,7 @@ export async function receiveUpload(
   const gate = createGate(HIGH_WATER, ac.signal);
 
   async function* feed(): AsyncGenerator<Uint8Array> {
-    const reader = body!.getReader();
+    const reader = (body as ReadableStream<Uint8Array>).getReader();
     let total = 0;
     try {
       for (;;) {
@@ -117,6 +119,7 @@ function tooLarge(max: number): AppError {
 function mapUploadError(e: unknown, max: number): unknown {
   if (e instanceof AppError) return e;
   if (e instanceof TooLargeError) return tooLarge(max);
-  if (e instanceof MultipartParseError) return validationError(["body"], `malformed multipart body: ${e.message}`);
+  if (e instanceof MultipartParseError)
+    return validationError(["body"], `malformed multipart body: ${e.message}`);
   return e;
 }

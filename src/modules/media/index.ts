@@ -10,12 +10,14 @@ export function mediaRoutes(service: ReturnType<typeof createMediaService>) {
   const detail = {
     tags: ["Media"],
     security: [],
-    description: "Download a stored file by its signed `storage_url` (no API key). Supports Range, HEAD, ETag.",
+    description:
+      "Download a stored file by its signed `storage_url` (no API key). Supports Range, HEAD, ETag.",
   };
   return new Elysia()
     .get(
       "/media/:fileId/:filename",
-      ({ params, query, request }) => service.download({ ...params, token: query.token, request, head: false }),
+      ({ params, query, request }) =>
+        service.download({ ...params, token: query.token, request, head: false }),
       {
         params,
         query,
@@ -25,11 +27,13 @@ export function mediaRoutes(service: ReturnType<typeof createMediaService>) {
           404: ErrorBody,
           416: ErrorBody,
         },
-        detail: { ...detail, operationId: "media.download", summary: "Download a file" } },
+        detail: { ...detail, operationId: "media.download", summary: "Download a file" },
+      },
     )
     .head(
       "/media/:fileId/:filename",
-      ({ params, query, request }) => service.download({ ...params, token: query.token, request, head: true }),
+      ({ params, query, request }) =>
+        service.download({ ...params, token: query.token, request, head: true }),
       { params, query, detail: { ...detail, operationId: "media.head", summary: "Download headers only" } },
     );
 }

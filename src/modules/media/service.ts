@@ -12,7 +12,13 @@ import type { UrlSigner } from "../../storage/signing";
  */
 export function createMediaService(db: Db, storage: StorageDriver, signer: UrlSigner) {
   return {
-    async download(p: { fileId: string; filename: string; token: string | undefined; request: Request; head: boolean }) {
+    async download(p: {
+      fileId: string;
+      filename: string;
+      token: string | undefined;
+      request: Request;
+      head: boolean;
+    }) {
       if (!p.token || !signer.verify(p.fileId, p.token)) throw notFound("File");
       const row = db
         .select()
@@ -33,7 +39,7 @@ export function createMediaService(db: Db, storage: StorageDriver, signer: UrlSi
         "x-content-type-options": "nosniff",
       });
       const inm = p.request.headers.get("if-none-match");
-      if (inm && inm.split(",").some((t) => t.trim() === info.etag || t.trim() === "*")) {
+      if (inm?.split(",").some((t) => t.trim() === info.etag || t.trim() === "*")) {
         return new Response(null, { status: 304, headers });
       }
       let range: ByteRange | null = null;
@@ -42,7 +48,12 @@ export function createMediaService(db: Db, storage: StorageDriver, signer: UrlSi
         const parsed = parseRange(p.request.headers.get("range"), info.size);
         if (parsed === "unsatisfiable") {
           headers.set("content-range", `bytes */${info.size}`);
-          throw new AppError("RANGE_NOT_SATISFIABLE", "requested range not satisfiable", undefined, Object.fromEntries(headers));
+          throw new AppError(
+            "RANGE_NOT_SATISFIABLE",
+            "requested range not satisfiable",
+            undefined,
+            Object.fromEntries(headers),
+          );
         }
         range = parsed;
       }

@@ -6,7 +6,7 @@ import type { Config } from "./config";
 import { openDatabase } from "./db/client";
 import { createProbeQueue } from "./jobs/probe-queue";
 import { createLogger } from "./log";
-import { detectSandbox, type Sandbox } from "./media/sandbox";
+import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
 import { createFilesService } from "./modules/files/service";
 import { createMediaService } from "./modules/media/service";
 import { createLocalStorage } from "./storage/local";
@@ -61,10 +61,7 @@ async function chooseSandbox(config: Config, log: ReturnType<typeof createLogger
     if (config.SANDBOX === "bwrap")
       throw new Error(`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`);
     if (config.SANDBOX === "auto") {
-      log.warn("SANDBOX UNAVAILABLE: ffprobe/ffmpeg run without an isolated filesystem and network", {
-        reason: sandbox.reason,
-        fix: "install bubblewrap (apt-get install bubblewrap) or run where user namespaces are allowed",
-      });
+      log.warn(SANDBOX_UNAVAILABLE_WARNING, { reason: sandbox.reason });
     }
   }
   return sandbox;

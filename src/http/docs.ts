@@ -13,6 +13,13 @@ const ASSETS: Record<string, { path: string; type: string }> = {
 export function docs(version: string) {
   return new Elysia()
     .get(
+      "/favicon.ico",
+      ({ set }) => {
+        set.status = 204;
+      },
+      { detail: { hide: true } },
+    )
+    .get(
       "/assets/:name",
       ({ params, status }) => {
         const a = ASSETS[params.name];
@@ -34,7 +41,7 @@ export function docs(version: string) {
           persistAuthorization: true,
           tryItOutEnabled: true,
         },
-        exclude: { paths: ["/assets/:name", "/docs", "/openapi.json"] },
+        exclude: { paths: ["/assets/:name", "/docs", "/openapi.json", "/favicon.ico"] },
         documentation: {
           info: {
             title: "renderio API",

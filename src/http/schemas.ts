@@ -3,7 +3,10 @@ import { t } from "elysia";
 /** The one error body of every non-2xx answer (spec, Decisions 3). */
 export const ErrorBody = t.Object(
   {
-    error: t.String({ description: "Machine-readable code, e.g. NOT_FOUND", examples: ["NOT_FOUND"] }),
+    error: t.String({
+      description:
+        "Machine-readable code: INVALID_REQUEST, UNAUTHORIZED, NOT_FOUND, PAYLOAD_TOO_LARGE, VALIDATION_ERROR, RATE_LIMITED, …",
+    }),
     message: t.String({ description: "Human-readable explanation" }),
     detail: t.Optional(
       t.Array(

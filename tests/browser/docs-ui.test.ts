@@ -30,7 +30,20 @@ beforeAll(async () => {
   sample = join(work, "tiny.mp4");
   // 1 s of 64x48 test pattern: a valid mp4 of a few KB, made in well under a second.
   const ff = Bun.spawnSync(
-    ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=1:s=64x48", "-threads", "1", sample],
+    [
+      "ffmpeg",
+      "-nostdin",
+      "-v",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc=d=1:s=64x48",
+      "-threads",
+      "1",
+      sample,
+    ],
     { stdout: "ignore", stderr: "pipe" },
   );
   if (ff.exitCode !== 0) throw new Error(`ffmpeg failed (${ff.exitCode}): ${ff.stderr.toString()}`);
@@ -121,8 +134,8 @@ test("Swagger UI works offline: authorize, then upload a file with Try it out", 
   // The live response (not the documented example) carries the real status and body.
   const live = op.locator(".live-responses-table .response");
   await live.locator(".response-col_status").waitFor({ timeout: 10_000 });
-  await expect(live.locator(".response-col_status").innerText()).resolves.toBe("200");
-  const bodyText = await live.locator(".response-col_description pre").first().innerText();
+  expect((await live.locator(".response-col_status").textContent())?.trim()).toBe("200");
+  const bodyText = (await live.locator(".response-col_description pre").first().textContent()) ?? "";
   expect(bodyText).toContain("file_id");
   const fileId = (JSON.parse(bodyText) as { file_id: string }).file_id;
   expect(fileId).toMatch(/^[0-9a-f-]{36}$/);
@@ -145,4 +158,17 @@ test("Swagger UI works offline: authorize, then upload a file with Try it out", 
 
   expect(pageErrors).toEqual([]);
   expect(offHost).toEqual([]);
+
+  // The guard itself works: a request to a non-loopback host is recorded and fails in the page.
+  const probe = "http://docs-ui-guard.invalid/probe";
+  const reached = await page.evaluate(
+    (u) =>
+      fetch(u).then(
+        () => true,
+        () => false,
+      ),
+    probe,
+  );
+  expect(reached).toBe(false);
+  expect(offHost).toEqual([probe]);
 }, 30_000);

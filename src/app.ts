@@ -52,7 +52,7 @@ export function createApp(deps: Deps) {
     .use(docs(deps.version))
     .use(healthRoutes(deps.version))
     .use(mediaRoutes(deps.media))
-    .group("/api/v1", (api) => api.use(filesRoutes(deps.files, guard)));
+    .group("/api/v1", (api) => api.use(filesRoutes(deps.files, deps.storeFile, guard)));
 }
 
 export type App = ReturnType<typeof createApp>;

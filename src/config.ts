@@ -6,7 +6,7 @@ import { resolve } from "node:path";
  * it validates and coerces at start (every problem reported at once) and generates the README table
  * (`bun run scripts/config-table.ts`).
  */
-type Kind = "int" | "string" | "url" | "bool" | "enum";
+type Kind = "int" | "string" | "url" | "bool" | "enum" | "list";
 
 interface Setting {
   kind: Kind;
@@ -41,9 +41,42 @@ export const SETTINGS = {
   STORAGE_DRIVER: {
     kind: "enum",
     def: "local",
-    values: ["local"],
-    doc: "Where file bytes live: `local` (under `DATA_DIR/files`).",
+    values: ["local", "s3"],
+    doc: "Where file bytes live: `local` (under `DATA_DIR/files`) or `s3` (Cloudflare R2 or any S3-compatible store).",
   },
+  S3_ENDPOINT: {
+    kind: "url",
+    doc: "S3 API endpoint, e.g. `https://<account>.r2.cloudflarestorage.com`; unset = AWS.",
+  },
+  S3_REGION: { kind: "string", def: "auto", doc: "Region; `auto` for R2." },
+  S3_BUCKET: { kind: "string", doc: "Bucket name (required with `STORAGE_DRIVER=s3`)." },
+  S3_ACCESS_KEY_ID: { kind: "string", doc: "Access key id (required with `STORAGE_DRIVER=s3`)." },
+  S3_SECRET_ACCESS_KEY: { kind: "string", doc: "Secret access key (required with `STORAGE_DRIVER=s3`)." },
+  S3_FORCE_PATH_STYLE: {
+    kind: "bool",
+    def: "false",
+    doc: "Path-style URLs (`endpoint/bucket/key`): MinIO, Ceph RGW.",
+  },
+  S3_PUBLIC_BASE_URL: {
+    kind: "url",
+    doc: "Public bucket URL or custom domain; `storage_url` = this + `/<key>`. Unset: a presigned GET.",
+  },
+  S3_PREFIX: { kind: "string", def: "", doc: "Key prefix inside the bucket, e.g. `renderio/`." },
+  STORAGE_URL_TTL_SECONDS: {
+    kind: "int",
+    def: "604800",
+    min: 60,
+    max: 604800,
+    doc: "Validity of presigned `storage_url`s (S3 without a public URL); SigV4 allows at most 7 days.",
+  },
+  S3_PART_SIZE_MB: {
+    kind: "int",
+    def: "8",
+    min: 5,
+    max: 512,
+    doc: "Multipart part size (all parts equal, as R2 requires). Memory per upload ≈ part size × queue size.",
+  },
+  S3_QUEUE_SIZE: { kind: "int", def: "4", min: 1, max: 32, doc: "Parts uploaded in parallel per upload." },
   SIGNING_SECRET: {
     kind: "string",
     doc: "HMAC secret for download tokens. Unset: generated once and kept in `DATA_DIR/signing.secret`.",
@@ -87,6 +120,43 @@ export const SETTINGS = {
     values: ["auto", "bwrap", "off"],
     doc: "Run ffprobe/ffmpeg in a bubblewrap sandbox: `auto` (use it if it works, warn if not), `bwrap` (required), `off`.",
   },
+  FETCH_CONCURRENCY: { kind: "int", def: "4", min: 1, max: 64, doc: "store-file downloads running at once." },
+  FETCH_ALLOW_PRIVATE_NETWORKS: {
+    kind: "bool",
+    def: "false",
+    doc: "Let outbound requests (store-file, command inputs, webhooks) reach private/loopback addresses. Intranet only.",
+  },
+  FETCH_ALLOWED_HOSTS: {
+    kind: "list",
+    def: "",
+    doc: "Comma-separated host names or IPs that skip the private-address check (for intranet sources and tests).",
+  },
+  FETCH_ALLOWED_PORTS: {
+    kind: "list",
+    def: "",
+    doc: "Comma-separated extra ports outbound URLs may use besides 80/443.",
+  },
+  FETCH_CONNECT_TIMEOUT_SECONDS: {
+    kind: "int",
+    def: "10",
+    min: 1,
+    max: 600,
+    doc: "Outbound: DNS + connect + response headers.",
+  },
+  FETCH_IDLE_TIMEOUT_SECONDS: {
+    kind: "int",
+    def: "30",
+    min: 1,
+    max: 3600,
+    doc: "Outbound: longest pause between body bytes.",
+  },
+  FETCH_TOTAL_TIMEOUT_SECONDS: {
+    kind: "int",
+    def: "3600",
+    min: 1,
+    max: 86400,
+    doc: "Outbound: whole download deadline.",
+  },
   RATE_LIMIT_PER_MINUTE: {
     kind: "int",
     def: "600",
@@ -110,13 +180,15 @@ export const SETTINGS = {
 } as const satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
-type ValueOf<S> = S extends { kind: "int" }
-  ? number
-  : S extends { kind: "bool" }
-    ? boolean
-    : S extends { kind: "enum"; values: readonly (infer V)[] }
-      ? V
-      : string;
+type ValueOf<S> = S extends { kind: "list" }
+  ? readonly string[]
+  : S extends { kind: "int" }
+    ? number
+    : S extends { kind: "bool" }
+      ? boolean
+      : S extends { kind: "enum"; values: readonly (infer V)[] }
+        ? V
+        : string;
 type Required<S> = S extends { def: unknown } ? true : false;
 
 export type Config = {
@@ -154,6 +226,13 @@ function parseOne(name: string, s: Setting, raw: string, problems: string[]): un
       if (!s.values?.includes(raw))
         return void problems.push(`${name}: expected one of ${s.values?.join(", ")}, got "${raw}"`);
       return raw;
+    case "list":
+      return Object.freeze(
+        raw
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      );
     case "url": {
       const u = URL.parse(raw);
       if (!u || (u.protocol !== "http:" && u.protocol !== "https:"))
@@ -174,6 +253,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const raw =
       given !== undefined && given !== "" ? given : typeof s.def === "function" ? s.def(out) : s.def;
     out[name] = raw === undefined ? undefined : parseOne(name, s, raw, problems);
+  }
+  if (out.STORAGE_DRIVER === "s3") {
+    for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
+      if (!out[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);
+    }
+  }
+  for (const p of (out.FETCH_ALLOWED_PORTS as string[] | undefined) ?? []) {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)
+      problems.push(`FETCH_ALLOWED_PORTS: "${p}" is not a port`);
   }
   if (problems.length) throw new ConfigError(problems);
   out.DATA_DIR = resolve(out.DATA_DIR as string);

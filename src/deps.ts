@@ -8,9 +8,13 @@ import { createProbeQueue } from "./jobs/probe-queue";
 import { createLogger } from "./log";
 import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
 import { createFilesService } from "./modules/files/service";
+import { createStoreFile } from "./modules/files/store-file";
 import { createMediaService } from "./modules/media/service";
+import type { SafeFetchOptions } from "./net/safe-fetch";
+import type { StorageDriver } from "./storage/driver";
 import { createLocalStorage } from "./storage/local";
-import { createUrlSigner, loadSigningSecret } from "./storage/signing";
+import { createS3Storage } from "./storage/s3";
+import { createUrlSigner, loadSigningSecret, type UrlSigner } from "./storage/signing";
 
 /**
  * The only place concrete drivers are chosen. Everything else receives what it needs from here,
@@ -20,11 +24,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
   const log = createLogger(config.LOG_LEVEL);
   const { db, sqlite } = openDatabase(config.DATABASE_PATH);
   const signer = createUrlSigner(loadSigningSecret(config.SIGNING_SECRET, config.DATA_DIR));
-  const storage = createLocalStorage({
-    root: join(config.DATA_DIR, "files"),
-    publicBaseUrl: config.PUBLIC_BASE_URL,
-    signer,
-  });
+  const storage = createStorage(config, signer);
   const sandbox = opts.sandbox ?? (await chooseSandbox(config, log));
   const probes = createProbeQueue({
     db,
@@ -36,6 +36,24 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
   });
   const auth = createAuthService(db);
+  const fetchOptions: SafeFetchOptions = {
+    allowPrivateNetworks: config.FETCH_ALLOW_PRIVATE_NETWORKS,
+    allowedHosts: [...config.FETCH_ALLOWED_HOSTS],
+    allowedPorts: config.FETCH_ALLOWED_PORTS.map(Number),
+    maxBytes: config.MAX_UPLOAD_BYTES,
+    connectTimeoutMs: config.FETCH_CONNECT_TIMEOUT_SECONDS * 1000,
+    idleTimeoutMs: config.FETCH_IDLE_TIMEOUT_SECONDS * 1000,
+    totalTimeoutMs: config.FETCH_TOTAL_TIMEOUT_SECONDS * 1000,
+  };
+  const storeFile = createStoreFile({
+    db,
+    storage,
+    log: log.child({ component: "store-file" }),
+    probes,
+    fetchOptions,
+    concurrency: config.FETCH_CONCURRENCY,
+    maxAttempts: config.PROBE_MAX_ATTEMPTS,
+  });
   return {
     config,
     version: pkg.version,
@@ -47,6 +65,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     probes,
     auth,
     rateLimiter: createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
+    fetchOptions,
+    storeFile,
     files: createFilesService({ db, storage, log, probes, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
     media: createMediaService(db, storage, signer),
     lifecycle: { shuttingDown: false },
@@ -54,6 +74,29 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
 }
 
 export type Deps = Awaited<ReturnType<typeof createDeps>>;
+
+function createStorage(config: Config, signer: UrlSigner): StorageDriver {
+  if (config.STORAGE_DRIVER === "s3") {
+    return createS3Storage({
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      region: config.S3_REGION,
+      bucket: config.S3_BUCKET as string,
+      accessKeyId: config.S3_ACCESS_KEY_ID as string,
+      secretAccessKey: config.S3_SECRET_ACCESS_KEY as string,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_PUBLIC_BASE_URL ? { publicBaseUrl: config.S3_PUBLIC_BASE_URL } : {}),
+      prefix: config.S3_PREFIX,
+      urlTtlSeconds: config.STORAGE_URL_TTL_SECONDS,
+      partSize: config.S3_PART_SIZE_MB * 1024 * 1024,
+      queueSize: config.S3_QUEUE_SIZE,
+    });
+  }
+  return createLocalStorage({
+    root: join(config.DATA_DIR, "files"),
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    signer,
+  });
+}
 
 async function chooseSandbox(config: Config, log: ReturnType<typeof createLogger>): Promise<Sandbox> {
   const sandbox = await detectSandbox(config.SANDBOX === "off" ? { disabled: true } : {});

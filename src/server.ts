@@ -2,6 +2,8 @@ import { createApp } from "./app";
 import type { Config } from "./config";
 import { runMigrations } from "./db/client";
 import { createDeps, type Deps } from "./deps";
+import type { LocalStorage } from "./storage/local";
+import type { S3Storage } from "./storage/s3";
 
 export interface RunningServer {
   deps: Deps;
@@ -28,14 +30,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const server = app.server;
   if (!server) throw new Error("server did not start");
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
-  const recovered = deps.probes.recover();
+  const recovered = deps.probes.recover() + deps.storeFile.recover();
   log.info("renderio listening", {
     url,
     docs: `${config.PUBLIC_BASE_URL}/docs`,
     dataDir: config.DATA_DIR,
     storage: deps.storage.kind,
     sandbox: deps.sandbox.available ? "bwrap" : "none",
-    recoveredProbes: recovered,
+    recoveredJobs: recovered,
   });
   if (firstKey) {
     process.stdout.write(
@@ -52,10 +54,28 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log.info("shutting down", { graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_SECONDS * 1000).unref());
       // stop(false): stop accepting connections, let in-flight requests (uploads) complete.
-      await Promise.race([Promise.all([server.stop(false), deps.probes.drain()]), grace]);
+      await Promise.race([
+        Promise.all([server.stop(false), deps.probes.drain(), deps.storeFile.drain()]),
+        grace,
+      ]);
       await server.stop(true);
       deps.sqlite.close();
       log.info("stopped");
     })());
   return { deps, url, stop };
+}
+
+/** Start-up housekeeping: stale temp files (local) and multipart uploads older than a day (S3). */
+async function sweepStorage(deps: Deps): Promise<void> {
+  const s = deps.storage as Partial<LocalStorage & S3Storage>;
+  if (s.sweepTemp) await s.sweepTemp();
+  if (s.abortStaleUploads) {
+    try {
+      const n = await s.abortStaleUploads(24 * 3600 * 1000);
+      if (n) deps.log.info("aborted stale multipart uploads", { count: n });
+    } catch (err) {
+      // Some S3-compatible servers (e.g. s3rver) lack ListMultipartUploads; this is housekeeping only.
+      deps.log.warn("could not list stale multipart uploads", { err: String(err) });
+    }
+  }
 }

@@ -66,6 +66,8 @@ export const files = sqliteTable(
     channels: integer("channels"),
     errorStatus: text("error_status"),
     errorMessage: text("error_message"),
+    /** How many times a store-file download was started; bounds retries after crashes. */
+    downloadAttempts: integer("download_attempts").notNull().default(0),
     /** How many times a probe was started; bounds retries after crashes. */
     probeAttempts: integer("probe_attempts").notNull().default(0),
     isDeleted: integer("is_deleted", { mode: "boolean" }).notNull().default(false),

@@ -51,6 +51,12 @@ function toDetail(e: ValidationError): ValidationDetail[] {
 }
 
 /**
+ * Endpoints where the spec answers a malformed JSON body with 400 INVALID_REQUEST (missing fields,
+ * wrong types) rather than 422: store-file and the run-* submissions. Same `detail`, different code.
+ */
+const BODY_ERRORS_ARE_400 = [/^\/api\/v1\/files\/store-file$/, /^\/api\/v1\/run-/];
+
+/**
  * Maps every error to the one error body. Schema failures on query/path are 400 INVALID_REQUEST,
  * on bodies 422 VALIDATION_ERROR (routes that the spec wants 400 for validate in their service).
  * Unknown errors are logged with the request id and answered as a bare 500 — no internals leak.
@@ -61,7 +67,9 @@ export function errorHandler(log: Logger) {
     if (error instanceof AppError) return errorResponse(error, requestId);
     if (code === "VALIDATION" && error instanceof ValidationError) {
       const detail = toDetail(error);
-      const appCode: ErrorCode = error.type === "body" ? "VALIDATION_ERROR" : "INVALID_REQUEST";
+      const path = new URL(request.url).pathname;
+      const bodyIs422 = error.type === "body" && !BODY_ERRORS_ARE_400.some((re) => re.test(path));
+      const appCode: ErrorCode = bodyIs422 ? "VALIDATION_ERROR" : "INVALID_REQUEST";
       const first = detail[0];
       return errorResponse(
         new AppError(appCode, first ? `${first.loc.join(".")}: ${first.msg}` : "invalid request", detail),

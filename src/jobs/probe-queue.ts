@@ -3,7 +3,7 @@ import PQueue from "p-queue";
 import type { Db } from "../db/client";
 import { files } from "../db/schema";
 import type { Logger } from "../log";
-import { probeFile } from "../media/ffprobe";
+import { probeFile, probeUrl } from "../media/ffprobe";
 import type { Sandbox } from "../media/sandbox";
 import type { StorageDriver } from "../storage/driver";
 
@@ -32,6 +32,21 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
 
   const stillProcessing = (id: string) =>
     and(eq(files.id, id), eq(files.status, "PROCESSING"), eq(files.isDeleted, false));
+
+  /** Local files are probed in place; remote objects through a presigned URL (ranged reads only). */
+  async function probe(key: string, fileName: string) {
+    const opts = { timeoutMs: deps.timeoutMs, sandbox, fileName };
+    const path = storage.localPath(key);
+    if (path) return probeFile(path, opts);
+    if (!storage.presignedGet)
+      throw new Error(`storage driver ${storage.kind} offers no way to read objects`);
+    const url = await storage.presignedGet(key, Math.ceil(deps.timeoutMs / 1000) + 60);
+    const head = async () => {
+      const obj = await storage.get(key, { start: 0, end: 188 });
+      return obj ? new Uint8Array(await new Response(obj.body).arrayBuffer()) : new Uint8Array(0);
+    };
+    return probeUrl(url, { ...opts, head });
+  }
 
   async function run(fileId: string): Promise<void> {
     queued.delete(fileId);

@@ -220,11 +220,11 @@ export function otherInfo(fileName: string): MediaInfo {
   };
 }
 
-/** ffprobe argv for one local file; input options precede the input path so they apply to it. */
-export function buildProbeArgv(path: string): string[] {
+/** ffprobe argv for one input; input options precede the input so they apply to it. */
+export function buildProbeArgv(path: string, protocols = "file"): string[] {
   return [
     "ffprobe",
-    ...["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", PROBE_FORMAT_WHITELIST],
+    ...["-v", "error", "-protocol_whitelist", protocols, "-format_whitelist", PROBE_FORMAT_WHITELIST],
     ...["-print_format", "json", "-show_format", "-show_streams", path],
   ];
 }
@@ -277,6 +277,8 @@ export function probeErrorMessage(stderrTail: string, paths: string[], fileName:
       l
         .replace(/ @ 0x[0-9a-f]+\]/g, "]")
         .replace(/(Format not on whitelist) '[^']*'/, "$1")
+        // URLs (e.g. a presigned one, with its signature) never reach the user.
+        .replace(/https?:\/\/\S+/g, "<url>")
         // Any other absolute path (e.g. one a playlist points at) is redacted too.
         .replace(/(^|[\s'"(=])\/[^\s'"]*/g, "$1<path>")
         .trim(),
@@ -298,6 +300,37 @@ export async function probeFile(
 ): Promise<ProbeOutcome> {
   const abs = resolve(path);
   const argv = opts.sandbox.wrap(buildProbeArgv(abs), { readOnly: [abs], writable: [] });
+  return classify(argv, [abs], opts, () => claimsToBeMedia(abs, opts.fileName));
+}
+
+/**
+ * Probes an object in our own remote storage through a short-lived presigned URL, so ffprobe reads
+ * only the ranges it needs (header and index) instead of the whole object. The sandbox gets network
+ * access for this, but ffprobe may only speak http(s) to that one URL (`-protocol_whitelist`) and the
+ * same demuxer whitelist applies (no playlists or references to other URLs). `head` are the object's
+ * first bytes, for the claims-to-be-media check.
+ */
+export async function probeUrl(
+  url: string,
+  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; head: () => Promise<Uint8Array> },
+): Promise<ProbeOutcome> {
+  const argv = opts.sandbox.wrap(buildProbeArgv(url, "https,http,tls,tcp"), {
+    readOnly: [],
+    writable: [],
+    network: true,
+  });
+  return classify(argv, [url], opts, async () => {
+    const ext = extensionOf(opts.fileName);
+    return (ext !== null && MEDIA_EXTENSIONS.has(ext)) || hasMediaMagic(await opts.head());
+  });
+}
+
+async function classify(
+  argv: string[],
+  secrets: string[],
+  opts: { timeoutMs: number; fileName: string },
+  claims: () => Promise<boolean>,
+): Promise<ProbeOutcome> {
   const res = await runProcess({ argv, timeoutMs: opts.timeoutMs });
   if (res.timedOut) return { kind: "failed", message: "ffprobe timed out" };
 
@@ -312,9 +345,9 @@ export async function probeFile(
       return { kind: "media", info };
     }
   } else {
-    reason = probeErrorMessage(res.stderrTail, [abs], opts.fileName);
+    reason = probeErrorMessage(res.stderrTail, secrets, opts.fileName);
   }
-  if (await claimsToBeMedia(abs, opts.fileName)) return { kind: "failed", message: reason };
+  if (await claims()) return { kind: "failed", message: reason };
   return { kind: "other", info: otherInfo(opts.fileName) };
 }
 

@@ -21,7 +21,15 @@ export interface WrapOptions {
   writable: string[];
   /** Working directory inside the sandbox; defaults to `/`. */
   chdir?: string;
+  /**
+   * Share the host network (and make DNS/TLS configuration visible). Only for reading our own
+   * storage through a presigned URL; the caller restricts protocols and formats.
+   */
+  network?: boolean;
 }
+
+/** Files a networked sandbox needs to resolve names and verify TLS certificates. */
+const NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs"];
 
 /** A detected sandbox. `wrap` turns a plain argv into the argv to spawn. */
 export interface Sandbox {
@@ -64,6 +72,10 @@ export function buildWrappedArgv(base: string[], argv: string[], opts: WrapOptio
   const out = [BWRAP, ...base];
   for (const p of opts.readOnly) out.push("--ro-bind", p, p);
   for (const p of opts.writable) out.push("--bind", p, p);
+  if (opts.network) {
+    out.push("--share-net");
+    for (const p of NETWORK_FILES) if (existsSync(p)) out.push("--ro-bind", p, p);
+  }
   out.push("--chdir", opts.chdir ?? "/");
   // "--" ends bwrap's options so an argv[0] starting with "-" can never be read as one.
   out.push("--", ...argv);

@@ -44,6 +44,11 @@ export interface StorageDriver {
    */
   localPath(key: string): string | null;
   /**
+   * Optional capability of remote drivers: a short-lived URL internal readers (ffprobe, ffmpeg) can
+   * fetch with Range instead of copying the object.
+   */
+  presignedGet?(key: string, ttlSeconds: number): Promise<string>;
+  /**
    * The `storage_url` handed to clients: an absolute URL anyone holding it can GET (with Range),
    * ending in the file name (spec, Decisions 7).
    */

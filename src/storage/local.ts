@@ -17,9 +17,9 @@ export interface LocalStorageOptions {
   signer: UrlSigner;
 }
 
-export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorageOptions): StorageDriver & {
-  sweepTemp(): Promise<void>;
-} {
+export type LocalStorage = StorageDriver & { sweepTemp(): Promise<void> };
+
+export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorageOptions): LocalStorage {
   const objects = resolve(root, "objects");
   const tmp = resolve(root, "tmp");
 

@@ -7,15 +7,17 @@ import {
   FileList,
   ListQuery,
   StoredFile,
+  StoreFileBody,
   UploadResult,
   uploadRequestBody,
 } from "./model";
 import type { FilesService } from "./service";
+import type { StoreFile } from "./store-file";
 
 const errors = { 401: ErrorBody, 404: ErrorBody, 429: ErrorBody };
 
 /** Routes of the files API (spec §5); every route behind the API-key guard. */
-export function filesRoutes(service: FilesService, guard: AuthGuard) {
+export function filesRoutes(service: FilesService, storeFile: StoreFile, guard: AuthGuard) {
   return new Elysia({ prefix: "/files", tags: ["Files"] })
     .use(guard)
     .resolve(({ principal }) => ({ accountId: principal.accountId }))
@@ -30,6 +32,17 @@ export function filesRoutes(service: FilesService, guard: AuthGuard) {
           "Multipart upload with exactly one `file` part. Answers as soon as the bytes are stored; the file is then " +
           "`PROCESSING` while ffprobe reads its metadata — poll Get File until `STORED`.",
         requestBody: uploadRequestBody as never,
+      },
+    })
+    .post("/store-file", ({ accountId, body }) => storeFile.submit(accountId, body.file_url), {
+      body: StoreFileBody,
+      response: { 200: UploadResult, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody, 429: ErrorBody },
+      detail: {
+        operationId: "files.storeFile",
+        summary: "Store a file from a URL",
+        description:
+          "Answers `{file_id}` at once; the download runs in the background (`PROCESSING` → `STORED`/`FAILED` with " +
+          "`UNREACHABLE_INPUT_FILE` or `INPUT_TOO_LARGE`). Private and loopback addresses are refused.",
       },
     })
     .get("/:fileId", ({ accountId, params }) => service.get(accountId, params.fileId), {

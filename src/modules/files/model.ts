@@ -43,6 +43,14 @@ export const ListQuery = t.Object({
 });
 
 export const FileList = t.Object({ files: t.Array(StoredFile), limit: t.Integer(), offset: t.Integer() });
+export const StoreFileBody = t.Object({
+  file_url: t.String({
+    minLength: 1,
+    description: "Publicly reachable http(s) URL of the file to store",
+    examples: ["https://example.com/video.mp4"],
+  }),
+});
+
 export const UploadResult = t.Object({ file_id: t.String({ format: "uuid" }) });
 export const DeleteResult = t.Object({ deleted: t.Literal(true), file_id: t.String() });
 

@@ -1,0 +1,150 @@
+import { and, eq, isNull, sql } from "drizzle-orm";
+import PQueue from "p-queue";
+import type { Db } from "../../db/client";
+import { files } from "../../db/schema";
+import { validationError } from "../../errors";
+import { sanitizeFilename } from "../../lib/filename";
+import type { Logger } from "../../log";
+import {
+  contentDispositionFilename,
+  FetchError,
+  filenameFromUrl,
+  type SafeFetchOptions,
+  safeFetch,
+  validateUrlStatic,
+} from "../../net/safe-fetch";
+import { objectKey, type StorageDriver } from "../../storage/driver";
+
+export interface StoreFileDeps {
+  db: Db;
+  storage: StorageDriver;
+  log: Logger;
+  probes: { enqueue(fileId: string): void };
+  /** Policy and caps for every download (SSRF rules, byte cap = MAX_UPLOAD_BYTES, timeouts). */
+  fetchOptions: SafeFetchOptions;
+  concurrency: number;
+  maxAttempts: number;
+  now?: () => number;
+}
+
+/**
+ * store-file: `{file_url}` → a STORED_FILE row answered at once; the download runs in the background
+ * through the one safe fetcher, streams into storage, then the file is probed like an upload.
+ * The row is the durable job: PROCESSING with no storage key = download pending, so `recover()`
+ * re-runs downloads interrupted by a crash (they start from scratch; put is atomic).
+ */
+export function createStoreFile(deps: StoreFileDeps) {
+  const { db, storage, log, now = Date.now } = deps;
+  const queue = new PQueue({ concurrency: deps.concurrency });
+  const pending = and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false), isNull(files.storageKey));
+
+  const fail = (id: string, errorStatus: string, errorMessage: string) =>
+    db
+      .update(files)
+      .set({ status: "FAILED", errorStatus, errorMessage, updatedAt: new Date(now()) })
+      .where(and(eq(files.id, id), pending))
+      .run();
+
+  async function download(id: string): Promise<void> {
+    const row = db
+      .select()
+      .from(files)
+      .where(and(eq(files.id, id), pending))
+      .get();
+    if (!row?.originalFileUrl) return;
+    if (row.downloadAttempts >= deps.maxAttempts)
+      return fail(id, "UNREACHABLE_INPUT_FILE", "download was interrupted too often");
+    db.update(files)
+      .set({ downloadAttempts: sql`${files.downloadAttempts} + 1` })
+      .where(eq(files.id, id))
+      .run();
+
+    const started = performance.now();
+    const host = new URL(row.originalFileUrl).host;
+    let key: string | undefined;
+    try {
+      const res = await safeFetch(row.originalFileUrl, deps.fetchOptions);
+      const filename = sanitizeFilename(
+        contentDispositionFilename(res.headers) ?? filenameFromUrl(res.finalUrl),
+        "file",
+      );
+      key = objectKey(row.accountId, id, filename);
+      const contentType = res.headers.get("content-type") ?? undefined;
+      const { size } = await storage.put(key, res.body, contentType ? { contentType } : {});
+      const updated = db
+        .update(files)
+        .set({ storageKey: key, filename, sizeBytes: size, updatedAt: new Date(now()) })
+        .where(and(eq(files.id, id), pending))
+        .returning({ id: files.id })
+        .all();
+      if (updated.length === 0) {
+        await storage.delete(key); // deleted while downloading: do not resurrect the bytes
+        return;
+      }
+      log.info("file downloaded", {
+        fileId: id,
+        host,
+        bytes: size,
+        ms: Math.round(performance.now() - started),
+      });
+      deps.probes.enqueue(id);
+    } catch (e) {
+      if (e instanceof FetchError) {
+        const status = e.code === "TOO_LARGE" ? "INPUT_TOO_LARGE" : "UNREACHABLE_INPUT_FILE";
+        fail(id, status, `could not download file_url: ${e.message}`);
+        log.info("file download failed", { fileId: id, host, code: e.code });
+        return;
+      }
+      log.error("file download crashed", { fileId: id, host, err: e });
+      fail(id, "STORAGE_ERROR", "the downloaded file could not be stored");
+    }
+  }
+
+  return {
+    /** Validates the URL statically, records the file and queues the download. */
+    submit(accountId: string, fileUrl: string): { file_id: string } {
+      const check = validateUrlStatic(fileUrl, deps.fetchOptions);
+      if (!check.ok)
+        throw validationError(["body", "file_url"], `file_url is not acceptable: ${check.reason}`);
+      const id = crypto.randomUUID();
+      const t = new Date(now());
+      db.insert(files)
+        .values({
+          id,
+          accountId,
+          storeType: "STORED_FILE",
+          status: "PROCESSING",
+          filename: sanitizeFilename(filenameFromUrl(check.url), "file"),
+          originalFileUrl: check.url.href,
+          createdAt: t,
+          updatedAt: t,
+        })
+        .run();
+      this.enqueue(id);
+      return { file_id: id };
+    },
+
+    enqueue(id: string): void {
+      queue.add(() => download(id)).catch((err) => log.error("download job crashed", { fileId: id, err }));
+    },
+
+    /** Re-queues downloads interrupted by a previous run. */
+    recover(): number {
+      const rows = db
+        .select({ id: files.id })
+        .from(files)
+        .where(and(pending, eq(files.storeType, "STORED_FILE")))
+        .all();
+      for (const r of rows) this.enqueue(r.id);
+      return rows.length;
+    },
+
+    async drain(): Promise<void> {
+      queue.pause();
+      queue.clear();
+      await queue.onIdle();
+    },
+  };
+}
+
+export type StoreFile = ReturnType<typeof createStoreFile>;

@@ -71,8 +71,15 @@ export function createS3Storage(o: S3Options): S3Storage {
 
     async put(key: string, body: ReadableStream<Uint8Array>, opts?: PutOptions) {
       let size = 0;
+      const signal = opts?.signal;
+      // Cancelling goes through the body: an errored body makes the SDK abort the multipart upload
+      // (leavePartsOnError: false), whereas Upload.abort() can return before the abort is sent.
       const counted = body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({
+          start(c) {
+            if (signal?.aborted) c.error(signal.reason);
+            signal?.addEventListener("abort", () => c.error(signal.reason), { once: true });
+          },
           transform(chunk, c) {
             size += chunk.byteLength;
             c.enqueue(chunk);
@@ -91,14 +98,8 @@ export function createS3Storage(o: S3Options): S3Storage {
         queueSize: o.queueSize,
         leavePartsOnError: false,
       });
-      const onAbort = () => void upload.abort().catch(() => {});
-      opts?.signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        await upload.done();
-        return { size };
-      } finally {
-        opts?.signal?.removeEventListener("abort", onAbort);
-      }
+      await upload.done();
+      return { size };
     },
 
     async get(key: string, range?: ByteRange): Promise<ObjectStream | null> {

@@ -30,4 +30,5 @@ if (staticFailures > 0) console.error(`${staticFailures} static check(s) failed 
 failed += staticFailures;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
+
 export {};

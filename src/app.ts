@@ -5,6 +5,7 @@ import { AppError } from "./errors";
 import { docs } from "./http/docs";
 import { errorHandler, errorResponse } from "./http/errors";
 import { requestContext, requestMeta } from "./http/request-context";
+import { commandsRoutes } from "./modules/commands";
 import { filesRoutes } from "./modules/files";
 import { healthRoutes } from "./modules/health";
 import { mediaRoutes } from "./modules/media";
@@ -52,7 +53,9 @@ export function createApp(deps: Deps) {
     .use(docs(deps.version))
     .use(healthRoutes(deps.version))
     .use(mediaRoutes(deps.media))
-    .group("/api/v1", (api) => api.use(filesRoutes(deps.files, deps.storeFile, guard)));
+    .group("/api/v1", (api) =>
+      api.use(filesRoutes(deps.files, deps.storeFile, guard)).use(commandsRoutes(deps.commands, guard)),
+    );
 }
 
 export type App = ReturnType<typeof createApp>;

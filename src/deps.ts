@@ -4,9 +4,12 @@ import { createRateLimiter } from "./auth/rate-limit";
 import { createAuthService } from "./auth/service";
 import type { Config } from "./config";
 import { openDatabase } from "./db/client";
+import { createCommandQueue } from "./jobs/command-queue";
+import { localMediaRef } from "./jobs/inputs";
 import { createProbeQueue } from "./jobs/probe-queue";
 import { createLogger } from "./log";
 import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
+import { createCommandsService } from "./modules/commands/service";
 import { createFilesService } from "./modules/files/service";
 import { createStoreFile } from "./modules/files/store-file";
 import { createMediaService } from "./modules/media/service";
@@ -54,8 +57,47 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     concurrency: config.FETCH_CONCURRENCY,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
   });
+  const commandQueue = createCommandQueue({
+    db,
+    storage,
+    sandbox,
+    log: log.child({ component: "commands" }),
+    inputs: {
+      db,
+      storage,
+      signer,
+      s3PublicBaseUrl: config.S3_PUBLIC_BASE_URL,
+      fetchOptions,
+    },
+    jobsDir: join(config.DATA_DIR, "jobs"),
+    probeNow: probes.probeNow,
+    maxOutputBytes: config.COMMAND_MAX_OUTPUT_BYTES,
+    concurrency: config.COMMAND_CONCURRENCY,
+    maxAttempts: config.COMMAND_MAX_ATTEMPTS,
+  });
+  const commandsService = createCommandsService({
+    db,
+    storage,
+    log: log.child({ component: "commands" }),
+    queue: commandQueue,
+    policy: fetchOptions,
+    isOwnUrl: (raw) => {
+      const url = URL.parse(raw);
+      if (!url) return false;
+      if (storage.kind === "local") return localMediaRef(url, signer) !== null;
+      return [config.S3_PUBLIC_BASE_URL, config.S3_ENDPOINT].some(
+        (base) => base !== undefined && raw.startsWith(`${base}/`),
+      );
+    },
+    defaultRunSeconds: config.COMMAND_DEFAULT_RUN_SECONDS,
+    maxRunSeconds: config.COMMAND_MAX_RUN_SECONDS,
+    maxQueuedPerAccount: config.COMMAND_MAX_QUEUED_PER_ACCOUNT,
+  });
   return {
     config,
+    signer,
+    commandQueue,
+    commands: commandsService,
     version: pkg.version,
     log,
     db,

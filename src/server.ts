@@ -20,8 +20,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const deps = await createDeps(config);
   const { log } = deps;
   runMigrations(deps.db);
-  if (deps.storage.kind === "local")
-    await (deps.storage as { sweepTemp?: () => Promise<void> }).sweepTemp?.();
+  await sweepStorage(deps);
 
   let firstKey: string | undefined;
   if (deps.auth.countActiveKeys() === 0) firstKey = deps.auth.createKey({ name: "first key" }).key;
@@ -30,7 +29,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const server = app.server;
   if (!server) throw new Error("server did not start");
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
-  const recovered = deps.probes.recover() + deps.storeFile.recover();
+  const recovered = deps.probes.recover() + deps.storeFile.recover() + deps.commandQueue.recover();
   log.info("renderio listening", {
     url,
     docs: `${config.PUBLIC_BASE_URL}/docs`,
@@ -55,7 +54,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_SECONDS * 1000).unref());
       // stop(false): stop accepting connections, let in-flight requests (uploads) complete.
       await Promise.race([
-        Promise.all([server.stop(false), deps.probes.drain(), deps.storeFile.drain()]),
+        Promise.all([
+          server.stop(false),
+          deps.probes.drain(),
+          deps.storeFile.drain(),
+          deps.commandQueue.drain(),
+        ]),
         grace,
       ]);
       await server.stop(true);

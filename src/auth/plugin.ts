@@ -10,7 +10,9 @@ import type { AuthService, Principal } from "./service";
  * Adds `principal` to the handler context.
  */
 export function authGuard(auth: AuthService, limiter: RateLimiter) {
-  return new Elysia().resolve({ as: "scoped" }, ({ request }): { principal: Principal } => {
+  // derive (not resolve): it runs before schema validation, so a request without a valid key is
+  // answered 401 whatever its body looks like.
+  return new Elysia().derive({ as: "scoped" }, ({ request }): { principal: Principal } => {
     const principal = auth.authenticate(request.headers.get("x-api-key"));
     if (!principal) throw new AppError("UNAUTHORIZED", "missing or invalid X-API-KEY");
     const meta = requestMeta(request);

@@ -51,6 +51,9 @@ export const files = sqliteTable(
     storageKey: text("storage_key"),
     sizeBytes: integer("size_bytes"),
     originalFileUrl: text("original_file_url"),
+    /** For OUTPUT files: the command and `out_*` alias that produced it. */
+    commandId: text("command_id"),
+    outputAlias: text("output_alias"),
     duration: real("duration"),
     fileType: text("file_type"),
     fileFormat: text("file_format"),
@@ -78,8 +81,57 @@ export const files = sqliteTable(
   (t) => [
     index("files_account_created_idx").on(t.accountId, t.createdAt),
     index("files_status_idx").on(t.status),
+    index("files_command_idx").on(t.commandId),
   ],
 );
+
+export type CommandType = "FFMPEG_COMMAND" | "CHAINED_COMMAND" | "MULTIPLE_COMMAND" | "YTDLP_COMMAND";
+export type CommandStatus = "QUEUED" | "PROCESSING" | "SUCCESS" | "FAILED";
+
+/** One submitted command (a chain is one command; a multiple-commands request is one row per entry). */
+export const commands = sqliteTable(
+  "commands",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    commandType: text("command_type").$type<CommandType>().notNull(),
+    status: text("status").$type<CommandStatus>().notNull(),
+    /** alias → URL, as submitted. */
+    inputFiles: text("input_files", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    /** alias → requested file name. */
+    outputFiles: text("output_files", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    /** The command(s): one entry for FFMPEG/MULTIPLE, the steps for CHAINED. */
+    ffmpegCommands: text("ffmpeg_commands", { mode: "json" }).$type<string[]>().notNull(),
+    /** Echoed verbatim as `original_request`. */
+    originalRequest: text("original_request", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, string | number | boolean>>(),
+    webhookUrl: text("webhook_url"),
+    maxRunSeconds: integer("max_run_seconds").notNull(),
+    errorStatus: text("error_status"),
+    errorMessage: text("error_message"),
+    totalProcessingSeconds: real("total_processing_seconds"),
+    ffmpegRunSeconds: real("ffmpeg_run_seconds"),
+    /** `{percent, out_time_seconds}` while running, from ffmpeg's -progress output. */
+    progress: text("progress", { mode: "json" }).$type<{
+      percent: number | null;
+      out_time_seconds: number;
+    }>(),
+    attempts: integer("attempts").notNull().default(0),
+    cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    createdAt: createdAt(),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [
+    index("commands_account_created_idx").on(t.accountId, t.createdAt),
+    index("commands_status_idx").on(t.status),
+  ],
+);
+
+export type CommandRow = typeof commands.$inferSelect;
 
 export type FileRow = typeof files.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

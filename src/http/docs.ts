@@ -51,6 +51,10 @@ export function docs(version: string) {
               "(X-API-KEY), then use “Try it out”.",
           },
           tags: [
+            {
+              name: "Commands",
+              description: "Run FFmpeg commands on stored or remote files; poll their results",
+            },
             { name: "Files", description: "Upload, inspect, list and delete stored files" },
             { name: "Media", description: "Signed downloads behind storage_url (no API key)" },
             { name: "System", description: "Health" },

@@ -67,10 +67,7 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
       .where(eq(files.id, fileId))
       .run();
 
-    const path = storage.localPath(row.storageKey);
-    if (!path)
-      throw new Error(`storage driver ${storage.kind} gives no local path; remote probing is not wired`);
-    const outcome = await probeFile(path, { timeoutMs: deps.timeoutMs, sandbox, fileName: row.filename });
+    const outcome = await probe(row.storageKey, row.filename);
     const ms = Math.round(performance.now() - started);
     if (outcome.kind === "failed") {
       finish(fileId, { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: outcome.message });
@@ -119,6 +116,16 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
           });
         });
     },
+    /** Probes one file now, outside the queue (command outputs, which the command waits for). */
+    probeNow: (fileId: string) =>
+      run(fileId).catch((err) => {
+        log.error("probe crashed", { fileId, err });
+        finish(fileId, {
+          status: "FAILED",
+          errorStatus: "INTERNAL_ERROR",
+          errorMessage: "metadata extraction failed unexpectedly",
+        });
+      }),
     /** Re-queues every file left PROCESSING by a previous run. */
     recover(): number {
       const rows = db

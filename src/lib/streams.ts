@@ -79,3 +79,24 @@ export function createGate(highWater: number, signal: AbortSignal) {
     },
   };
 }
+
+/** Streams a body into a file (8 MiB flushes, so memory stays flat); returns the bytes written. */
+export async function writeStreamToFile(path: string, body: ReadableStream<Uint8Array>): Promise<number> {
+  const writer = Bun.file(path).writer({ highWaterMark: 1024 * 1024 });
+  let size = 0;
+  let unflushed = 0;
+  try {
+    for await (const chunk of body) {
+      writer.write(chunk);
+      size += chunk.byteLength;
+      unflushed += chunk.byteLength;
+      if (unflushed >= 8 * 1024 * 1024) {
+        await writer.flush();
+        unflushed = 0;
+      }
+    }
+  } finally {
+    await writer.end();
+  }
+  return size;
+}

@@ -221,13 +221,30 @@ export function otherInfo(fileName: string): MediaInfo {
 }
 
 /** ffprobe argv for one input; input options precede the input so they apply to it. */
-export function buildProbeArgv(path: string, protocols = "file"): string[] {
+export function buildProbeArgv(path: string, protocols = "file", forceFormat?: string | null): string[] {
   return [
     "ffprobe",
     ...["-v", "error", "-protocol_whitelist", protocols, "-format_whitelist", PROBE_FORMAT_WHITELIST],
+    ...(forceFormat ? ["-f", forceFormat] : []),
     ...["-print_format", "json", "-show_format", "-show_streams", path],
   ];
 }
+
+/**
+ * The single-image demuxer for a file whose first bytes are a still image. ffprobe otherwise may
+ * pick `image2` by extension (it does for JPEGs that ffmpeg itself wrote), which is excluded because
+ * it reads file sequences; forcing the `*_pipe` demuxer reads exactly the one file.
+ */
+export function imageDemuxerFor(b: Uint8Array): string | null {
+  const at = (i: number, xs: number[]) => xs.every((x, j) => b[i + j] === x);
+  if (at(0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return null; // png_pipe wins on its own (and APNG needs apng)
+  if (at(0, [0xff, 0xd8, 0xff])) return "jpeg_pipe";
+  if (at(0, [0x42, 0x4d])) return "bmp_pipe";
+  if (at(0, [0x49, 0x49, 0x2a, 0x00]) || at(0, [0x4d, 0x4d, 0x00, 0x2a])) return "tiff_pipe";
+  return null;
+}
+
+const readHead = async (path: string) => new Uint8Array(await Bun.file(path).slice(0, 189).arrayBuffer());
 
 /** True when the first bytes carry a media signature (see {@link claimsToBeMedia}). */
 export function hasMediaMagic(b: Uint8Array): boolean {
@@ -299,7 +316,8 @@ export async function probeFile(
   opts: { timeoutMs: number; sandbox: Sandbox; fileName: string },
 ): Promise<ProbeOutcome> {
   const abs = resolve(path);
-  const argv = opts.sandbox.wrap(buildProbeArgv(abs), { readOnly: [abs], writable: [] });
+  const forced = imageDemuxerFor(await readHead(abs));
+  const argv = opts.sandbox.wrap(buildProbeArgv(abs, "file", forced), { readOnly: [abs], writable: [] });
   return classify(argv, [abs], opts, () => claimsToBeMedia(abs, opts.fileName));
 }
 
@@ -314,14 +332,15 @@ export async function probeUrl(
   url: string,
   opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; head: () => Promise<Uint8Array> },
 ): Promise<ProbeOutcome> {
-  const argv = opts.sandbox.wrap(buildProbeArgv(url, "https,http,tls,tcp"), {
+  const head = await opts.head();
+  const argv = opts.sandbox.wrap(buildProbeArgv(url, "https,http,tls,tcp", imageDemuxerFor(head)), {
     readOnly: [],
     writable: [],
     network: true,
   });
   return classify(argv, [url], opts, async () => {
     const ext = extensionOf(opts.fileName);
-    return (ext !== null && MEDIA_EXTENSIONS.has(ext)) || hasMediaMagic(await opts.head());
+    return (ext !== null && MEDIA_EXTENSIONS.has(ext)) || hasMediaMagic(head);
   });
 }
 
@@ -357,4 +376,22 @@ function safeParse(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+/**
+ * True when `path` is a plain subtitle file (srt, ass, webvtt) by ffprobe's own detection. The
+ * `subtitles` filter opens its file without any input policy, so a playlist disguised as `.srt` would
+ * make it read other files; commands check every subtitle input with this before ffmpeg runs.
+ */
+export async function isSubtitleFile(
+  path: string,
+  opts: { sandbox: Sandbox; readOnly: string[]; timeoutMs: number; formats: string },
+): Promise<boolean> {
+  const argv = ["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", opts.formats];
+  argv.push("-show_entries", "format=format_name", "-of", "csv=p=0", path);
+  const res = await runProcess({
+    argv: opts.sandbox.wrap(argv, { readOnly: opts.readOnly, writable: [] }),
+    timeoutMs: opts.timeoutMs,
+  });
+  return res.exitCode === 0 && opts.formats.split(",").includes(res.stdout.trim());
 }

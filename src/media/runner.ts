@@ -26,6 +26,8 @@ export interface RunOptions {
   /** Aborting kills the process group like a timeout does. */
   signal?: AbortSignal;
   stdin?: "ignore";
+  /** Called with each decoded stdout chunk as it arrives (e.g. ffmpeg `-progress pipe:1` lines). */
+  onStdout?: (text: string) => void;
 }
 
 /** What happened to the process. `exitCode` is null when it was killed by a signal. */
@@ -99,7 +101,7 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
 
   try {
     const [out, err] = await Promise.all([
-      readCapped(proc.stdout, maxStdout),
+      readCapped(proc.stdout, maxStdout, opts.onStdout),
       readTail(proc.stderr, tailBytes),
       proc.exited,
     ]);
@@ -122,11 +124,14 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
 async function readCapped(
   stream: ReadableStream<Uint8Array>,
   cap: number,
+  onText?: (text: string) => void,
 ): Promise<{ text: string; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let kept = 0;
   let truncated = false;
+  const live = onText ? new TextDecoder() : undefined;
   for await (const chunk of stream) {
+    if (live && onText) onText(live.decode(chunk, { stream: true }));
     if (kept >= cap) {
       truncated = true;
       continue;

@@ -1,23 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { client, startServer, type TestServer } from "../helpers/server";
+import { client, startServer, storedObjects, type TestServer } from "../helpers/server";
 
 const LIMIT = 64 * 1024;
-
-function objectCount(dataDir: string): number {
-  const walk = (d: string): number => {
-    try {
-      return readdirSync(d, { withFileTypes: true }).reduce(
-        (n, e) => n + (e.isDirectory() ? walk(join(d, e.name)) : 1),
-        0,
-      );
-    } catch {
-      return 0;
-    }
-  };
-  return walk(join(dataDir, "files"));
-}
 
 describe("size limits", () => {
   let server: TestServer;
@@ -34,7 +18,7 @@ describe("size limits", () => {
     const r = await api("POST", "/api/v1/files/upload", { body: form });
     expect(r.status).toBe(413);
     expect(r.json.error).toBe("PAYLOAD_TOO_LARGE");
-    expect(objectCount(server.dataDir)).toBe(0);
+    expect(await storedObjects(server)).toEqual([]);
     expect((await api("GET", "/api/v1/files")).json.files).toHaveLength(0);
   });
 
@@ -74,7 +58,7 @@ describe("size limits", () => {
     });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: string }).error).toBe("PAYLOAD_TOO_LARGE");
-    expect(objectCount(server.dataDir)).toBe(1); // only the exact-size file from the previous test
+    expect(await storedObjects(server)).toHaveLength(1); // only the exact-size file from the previous test
   });
 
   test("a JSON body above MAX_JSON_BODY_BYTES is refused before it is read", async () => {

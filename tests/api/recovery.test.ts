@@ -39,7 +39,7 @@ test("files left PROCESSING by a crash are probed again after a restart; nothing
   );
   db.close();
 
-  server = await startServer({ dataDir });
+  server = await startServer({ dataDir, s3Prefix: server.s3Prefix });
   expect(server.firstKey).toBeUndefined(); // keys exist: no new key is printed
   api = client(server.url, key);
   const f = await waitForFile(api, id);

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -7,6 +7,10 @@ const ROOT = resolve(import.meta.dir, "../..");
 
 export interface TestServer {
   url: string;
+  /** "local", or "s3" when the suite runs with TEST_STORAGE=s3 (against the RGW). */
+  storage: "local" | "s3";
+  /** Key prefix of this server's objects in the shared bucket (S3 mode). */
+  s3Prefix: string;
   port: number;
   dataDir: string;
   /** The key printed on first start (undefined when the data dir already had keys). */
@@ -33,10 +37,13 @@ export function tempDir(prefix = "renderio-test-"): string {
  * its own data directory, and waits until /health answers.
  */
 export async function startServer(
-  opts: { dataDir?: string; env?: Record<string, string> } = {},
+  opts: { dataDir?: string; env?: Record<string, string>; s3Prefix?: string } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const port = freePort();
+  const storage = process.env.TEST_STORAGE === "s3" ? "s3" : "local";
+  const s3Prefix = opts.s3Prefix ?? `api-${crypto.randomUUID()}/`;
+  const storageEnv = storage === "s3" ? await s3Env(s3Prefix) : {};
   const proc = Bun.spawn(["bun", join(ROOT, "src/index.ts"), "serve"], {
     cwd: ROOT,
     env: {
@@ -49,6 +56,7 @@ export async function startServer(
       LOG_LEVEL: "info",
       RATE_LIMIT_PER_MINUTE: "0",
       SHUTDOWN_GRACE_SECONDS: "5",
+      ...storageEnv,
       ...opts.env,
     },
     stdin: "ignore",
@@ -78,6 +86,8 @@ export async function startServer(
   const firstKey = /ffsk_[0-9a-f]{64}/.exec(out)?.[0];
   return {
     url,
+    storage,
+    s3Prefix,
     port,
     dataDir,
     firstKey,
@@ -144,4 +154,71 @@ export async function waitForFile(call: ReturnType<typeof client>, fileId: strin
     if (Date.now() > deadline) throw new Error(`file ${fileId} still PROCESSING`);
     await Bun.sleep(50);
   }
+}
+
+/** Server settings for S3 mode: the local RGW (started if needed) with a per-server key prefix. */
+async function s3Env(prefix: string): Promise<Record<string, string>> {
+  const { ensureRgw } = await import("./s3-servers");
+  const s = await ensureRgw();
+  return {
+    STORAGE_DRIVER: "s3",
+    S3_ENDPOINT: s.endpoint,
+    S3_REGION: s.region,
+    S3_BUCKET: s.bucket,
+    S3_ACCESS_KEY_ID: s.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s.secretAccessKey,
+    S3_FORCE_PATH_STYLE: "true",
+    S3_PREFIX: prefix,
+    S3_PART_SIZE_MB: "5",
+  };
+}
+
+/**
+ * Every object (and temp file) a server's storage holds, whichever driver it runs: files under
+ * DATA_DIR/files on local disk, keys under the server's prefix in S3 (plus incomplete multipart uploads).
+ */
+export async function storedObjects(server: TestServer): Promise<string[]> {
+  if (server.storage === "local") {
+    const walk = (d: string): string[] => {
+      try {
+        return readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)],
+        );
+      } catch {
+        return [];
+      }
+    };
+    return walk(join(server.dataDir, "files"));
+  }
+  const { ListObjectsV2Command, ListMultipartUploadsCommand } = await import("@aws-sdk/client-s3");
+  const { ensureRgw, s3ClientFor } = await import("./s3-servers");
+  const s = await ensureRgw();
+  const c = s3ClientFor(s);
+  const objs = await c.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: server.s3Prefix }));
+  const mp = await c.send(new ListMultipartUploadsCommand({ Bucket: s.bucket, Prefix: server.s3Prefix }));
+  return [
+    ...(objs.Contents ?? []).map((o) => `${o.Key}`),
+    ...(mp.Uploads ?? []).map((u) => `incomplete:${u.Key}`),
+  ];
+}
+
+/** Polls GET /api/v1/commands/:id until SUCCESS or FAILED. */
+export async function waitForCommand(call: ReturnType<typeof client>, id: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call("GET", `/api/v1/commands/${id}`);
+    if (r.status !== 200) throw new Error(`GET command ${id}: ${r.status} ${r.text}`);
+    if (r.json.status === "SUCCESS" || r.json.status === "FAILED") return r.json;
+    if (Date.now() > deadline) throw new Error(`command ${id} still ${r.json.status}`);
+    await Bun.sleep(100);
+  }
+}
+
+/** Uploads a local file and waits until it is STORED; returns the file object. */
+export async function uploadStored(call: ReturnType<typeof client>, path: string, name?: string) {
+  const form = new FormData();
+  form.append("file", Bun.file(path), name ?? path.split("/").pop());
+  const r = await call("POST", "/api/v1/files/upload", { body: form });
+  if (r.status !== 200) throw new Error(`upload: ${r.status} ${r.text}`);
+  return waitForFile(call, r.json.file_id);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createRateLimiter } from "../../src/auth/rate-limit";
 import { displayPrefix, generateApiKey, hashApiKey, isWellFormedKey, sameDigest } from "../../src/auth/keys";
+import { createRateLimiter } from "../../src/auth/rate-limit";
 import { ConfigError, loadConfig } from "../../src/config";
 import { sanitizeFilename } from "../../src/lib/filename";
 import { parseRange } from "../../src/storage/driver";
@@ -32,7 +32,8 @@ describe("config", () => {
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
       const problems = (e as ConfigError).problems.join("\n");
-      for (const name of ["PORT", "LOG_LEVEL", "MAX_UPLOAD_BYTES", "PUBLIC_BASE_URL"]) expect(problems).toContain(name);
+      for (const name of ["PORT", "LOG_LEVEL", "MAX_UPLOAD_BYTES", "PUBLIC_BASE_URL"])
+        expect(problems).toContain(name);
     }
   });
 });

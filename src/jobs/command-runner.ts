@@ -1,0 +1,268 @@
+import { existsSync, statSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { type CommandRow, commands, files } from "../db/schema";
+import { extensionOf } from "../lib/filename";
+import type { Logger } from "../log";
+import { type PlannedStep, planChain, planCommand, SUBTITLE_DEMUXER_WHITELIST } from "../media/ffmpeg";
+import { isSubtitleFile } from "../media/ffprobe";
+import { runProcess } from "../media/runner";
+import type { Sandbox } from "../media/sandbox";
+import { objectKey, type StorageDriver } from "../storage/driver";
+import { type InputDeps, JobFailure, prepareInputs } from "./inputs";
+
+export interface CommandRunnerDeps {
+  db: Db;
+  storage: StorageDriver;
+  sandbox: Sandbox;
+  log: Logger;
+  inputs: InputDeps;
+  jobsDir: string;
+  /** Probes a stored output right away (outputs are STORED when the command reports SUCCESS). */
+  probeNow(fileId: string): Promise<void>;
+  /** Largest file ffmpeg may write (RLIMIT_FSIZE) and largest total of all outputs. */
+  maxOutputBytes: number;
+  now?: () => number;
+}
+
+export interface RunOutcome {
+  ffmpegSeconds: number;
+}
+
+/** Options the server puts before the user's: no prompts, overwrite in the job dir, progress on stdout. */
+const SERVER_GLOBALS = ["-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats"];
+
+/**
+ * Executes one command in its own job directory: inputs in `in/`, outputs in `out/`, intermediates
+ * (chains) in the directory itself. Each ffmpeg step runs in the sandbox (only the job directory
+ * writable, inputs read-only, no network, empty environment) under RLIMIT_FSIZE and the command's
+ * remaining wall-clock budget. Outputs are stored and probed before this resolves. Throws JobFailure
+ * with an `error_status`; the job directory is always removed.
+ */
+export async function executeCommand(
+  deps: CommandRunnerDeps,
+  row: CommandRow,
+  signal: AbortSignal,
+): Promise<RunOutcome> {
+  const jobDir = join(deps.jobsDir, row.id);
+  await rm(jobDir, { recursive: true, force: true });
+  await mkdir(join(jobDir, "in"), { recursive: true });
+  await mkdir(join(jobDir, "out"), { recursive: true });
+  try {
+    await discardPartialOutputs(deps, row.id);
+    const decl = { inputs: Object.keys(row.inputFiles), outputs: Object.keys(row.outputFiles) };
+    const steps =
+      row.commandType === "CHAINED_COMMAND"
+        ? planChain(row.ffmpegCommands, decl)
+        : [planCommand(row.ffmpegCommands[0] as string, decl)];
+
+    const prepared = await prepareInputs(deps.inputs, row.accountId, row.inputFiles, jobDir, signal);
+    if (signal.aborted) throw new JobFailure("CANCELLED", "the command was cancelled");
+    const paths: Record<string, string> = { ...prepared.paths };
+    for (const [alias, name] of Object.entries(row.outputFiles)) {
+      const ext = extensionOf(name);
+      paths[alias] = join(jobDir, "out", ext ? `${alias}.${ext}` : alias);
+    }
+    await checkSubtitleInputs(deps, steps, paths, [jobDir, ...prepared.readOnly]);
+    const redact = redactor(jobDir, paths, prepared.readOnly);
+    const duration = knownDuration(deps, row);
+
+    const deadline = performance.now() + row.maxRunSeconds * 1000;
+    let ffmpegMs = 0;
+    for (const [i, step] of steps.entries()) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw timeout(row);
+      const argv = ["prlimit", `--fsize=${deps.maxOutputBytes}`, "--", ...step.argv(paths, SERVER_GLOBALS)];
+      const wrapped = deps.sandbox.wrap(argv, {
+        readOnly: prepared.readOnly,
+        writable: [jobDir],
+        chdir: jobDir,
+      });
+      const t0 = performance.now();
+      const res = await runProcess({
+        argv: wrapped,
+        cwd: jobDir,
+        timeoutMs: Math.ceil(remaining),
+        signal,
+        stderrTailBytes: 16 * 1024,
+        maxStdoutBytes: 64 * 1024,
+        onStdout: progressReader(deps, row.id, duration, i, steps.length),
+      });
+      ffmpegMs += performance.now() - t0;
+      if (res.aborted) throw new JobFailure("CANCELLED", "the command was cancelled");
+      if (res.timedOut) throw timeout(row);
+      if (res.signalCode === "SIGXFSZ" || res.exitCode === 153) {
+        throw new JobFailure(
+          "OUTPUT_TOO_LARGE",
+          `an output exceeded the limit of ${deps.maxOutputBytes} bytes`,
+        );
+      }
+      if (res.exitCode !== 0) {
+        const step = steps.length > 1 ? ` (step ${i + 1} of ${steps.length})` : "";
+        throw new JobFailure(
+          "FFMPEG_FAILED",
+          `ffmpeg exited with code ${res.exitCode}${step}: ${redact(res.stderrTail)}`,
+        );
+      }
+    }
+
+    let total = 0;
+    for (const alias of Object.keys(row.outputFiles)) {
+      const p = paths[alias] as string;
+      const size = existsSync(p) ? statSync(p).size : 0;
+      if (size === 0) throw new JobFailure("OUTPUT_MISSING", `ffmpeg did not write {{${alias}}}`);
+      total += size;
+    }
+    if (total > deps.maxOutputBytes)
+      throw new JobFailure("OUTPUT_TOO_LARGE", "the outputs together exceed the limit");
+    await storeOutputs(deps, row, paths);
+    return { ffmpegSeconds: ffmpegMs / 1000 };
+  } finally {
+    await rm(jobDir, { recursive: true, force: true });
+  }
+}
+
+/** Inputs the `subtitles`/`ass` filters open (without our input policy) must really be subtitle files. */
+async function checkSubtitleInputs(
+  deps: CommandRunnerDeps,
+  steps: PlannedStep[],
+  paths: Record<string, string>,
+  readOnly: string[],
+) {
+  const checked = new Set<string>();
+  for (const { alias, filter } of steps.flatMap((s) => s.filterInputs)) {
+    if ((filter !== "subtitles" && filter !== "ass") || checked.has(alias)) continue;
+    checked.add(alias);
+    const ok = await isSubtitleFile(paths[alias] as string, {
+      sandbox: deps.sandbox,
+      readOnly,
+      timeoutMs: 30_000,
+      formats: SUBTITLE_DEMUXER_WHITELIST,
+    });
+    if (!ok)
+      throw new JobFailure(
+        "UNSUPPORTED_MEDIA",
+        `input {{${alias}}} is not a subtitle file (srt, ass or webvtt)`,
+      );
+  }
+}
+
+function timeout(row: CommandRow): JobFailure {
+  return new JobFailure(
+    "TIMEOUT",
+    `ffmpeg did not finish within max_command_run_seconds (${row.maxRunSeconds} s)`,
+  );
+}
+
+/** Stores each output as an OUTPUT file and probes it. */
+async function storeOutputs(deps: CommandRunnerDeps, row: CommandRow, paths: Record<string, string>) {
+  const now = deps.now ?? Date.now;
+  for (const [alias, filename] of Object.entries(row.outputFiles)) {
+    const fileId = crypto.randomUUID();
+    const key = objectKey(row.accountId, fileId, filename);
+    let size: number;
+    try {
+      ({ size } = await deps.storage.put(key, Bun.file(paths[alias] as string).stream()));
+    } catch (err) {
+      deps.log.error("storing an output failed", { commandId: row.id, alias, err });
+      throw new JobFailure("STORAGE_ERROR", `output {{${alias}}} could not be stored`);
+    }
+    const t = new Date(now());
+    deps.db
+      .insert(files)
+      .values({
+        id: fileId,
+        accountId: row.accountId,
+        storeType: "OUTPUT",
+        status: "PROCESSING",
+        filename,
+        storageKey: key,
+        sizeBytes: size,
+        commandId: row.id,
+        outputAlias: alias,
+        createdAt: t,
+        updatedAt: t,
+      })
+      .run();
+    await deps.probeNow(fileId);
+  }
+}
+
+/** A re-run starts from scratch: outputs stored by an interrupted attempt are removed first. */
+async function discardPartialOutputs(deps: CommandRunnerDeps, commandId: string) {
+  const old = deps.db.select().from(files).where(eq(files.commandId, commandId)).all();
+  for (const f of old) {
+    if (f.storageKey) await deps.storage.delete(f.storageKey);
+    deps.db.delete(files).where(eq(files.id, f.id)).run();
+  }
+}
+
+/** Duration of the first input when we know it (a stored file), for progress percentages. */
+function knownDuration(deps: CommandRunnerDeps, row: CommandRow): number | null {
+  const firstUrl = Object.values(row.inputFiles)[0];
+  const id = firstUrl ? /\/([0-9a-f-]{36})\/[^/]+(?:\?|$)/.exec(firstUrl)?.[1] : undefined;
+  if (!id) return null;
+  const f = deps.db
+    .select({ duration: files.duration })
+    .from(files)
+    .where(and(eq(files.id, id), eq(files.accountId, row.accountId)))
+    .get();
+  return f?.duration ?? null;
+}
+
+/** Parses `-progress` key=value lines and records progress at most twice a second. */
+function progressReader(
+  deps: CommandRunnerDeps,
+  commandId: string,
+  duration: number | null,
+  step: number,
+  steps: number,
+) {
+  let buf = "";
+  let last = 0;
+  return (text: string) => {
+    buf += text;
+    const lines = buf.split("\n");
+    buf = lines.pop() ?? "";
+    for (const line of lines) {
+      const m = /^out_time_us=(\d+)/.exec(line);
+      if (!m) continue;
+      const t = performance.now();
+      if (t - last < 500) continue;
+      last = t;
+      const seconds = Number(m[1]) / 1e6;
+      const within = duration ? Math.min(1, seconds / duration) : null;
+      const percent = within === null ? null : Math.round(((step + within) / steps) * 1000) / 10;
+      deps.db
+        .update(commands)
+        .set({
+          progress: { percent: percent === null ? null : Math.min(99.9, percent), out_time_seconds: seconds },
+        })
+        .where(eq(commands.id, commandId))
+        .run();
+    }
+  };
+}
+
+/** Replaces job paths by their aliases and strips any other absolute path from ffmpeg's output. */
+function redactor(jobDir: string, paths: Record<string, string>, storagePaths: string[]) {
+  const pairs = Object.entries(paths).map(([alias, p]) => [p, `{{${alias}}}`] as const);
+  return (stderr: string): string => {
+    let text = stderr;
+    for (const [p, alias] of pairs) text = text.split(p).join(alias);
+    for (const p of storagePaths) text = text.split(p).join("<input>");
+    text = text.split(`${jobDir}/`).join("").split(jobDir).join(".");
+    const lines = text
+      .split("\n")
+      .map((l) => l.replace(/(^|[\s'"(=])\/[^\s'"]*/g, "$1<path>").trim())
+      .filter(
+        (l) =>
+          l &&
+          !/^(frame|fps|stream_|bitrate|total_size|out_time|dup_frames|drop_frames|speed|progress)=/.test(l),
+      );
+    const tail = lines.slice(-6).join("\n");
+    return tail.length > 1200 ? `…${tail.slice(-1199)}` : tail || "no error output";
+  };
+}

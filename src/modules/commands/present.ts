@@ -1,0 +1,63 @@
+import { inArray } from "drizzle-orm";
+import type { Db } from "../../db/client";
+import { type CommandRow, type FileRow, files } from "../../db/schema";
+import type { StorageDriver } from "../../storage/driver";
+import { presentFile } from "../files/present";
+import type { Command } from "./model";
+
+type OutputMeta = Command["output_files"][string];
+
+/** Maps command rows (with their output files, fetched in one query) to CommandPollResponse. */
+export async function presentCommands(
+  db: Db,
+  storage: StorageDriver,
+  rows: CommandRow[],
+): Promise<Command[]> {
+  const ids = rows.map((r) => r.id);
+  const outputs = ids.length ? db.select().from(files).where(inArray(files.commandId, ids)).all() : [];
+  const byCommand = new Map<string, FileRow[]>();
+  for (const f of outputs)
+    byCommand.set(f.commandId as string, [...(byCommand.get(f.commandId as string) ?? []), f]);
+  return Promise.all(rows.map((r) => presentCommand(r, byCommand.get(r.id) ?? [], storage)));
+}
+
+async function presentCommand(row: CommandRow, outputs: FileRow[], storage: StorageDriver): Promise<Command> {
+  const output_files: Record<string, OutputMeta> = {};
+  for (const f of outputs) {
+    const p = await presentFile(f, storage);
+    output_files[f.outputAlias as string] = {
+      file_id: p.file_id,
+      storage_url: p.storage_url,
+      status: p.status,
+      rendi_store_type: "OUTPUT",
+      is_deleted: p.is_deleted,
+      filename: p.filename,
+      size_mbytes: p.size_mbytes,
+      duration: p.duration,
+      file_type: p.file_type,
+      file_format: p.file_format,
+      codec: p.codec,
+      pixel_format: p.pixel_format,
+      mime_type: p.mime_type,
+      width: p.width,
+      height: p.height,
+      frame_rate: p.frame_rate,
+      bitrate_video_kb: p.bitrate_video_kb,
+      bitrate_audio_kb: p.bitrate_audio_kb,
+    };
+  }
+  return {
+    command_id: row.id,
+    status: row.status,
+    command_type: row.commandType,
+    total_processing_seconds: row.totalProcessingSeconds,
+    ffmpeg_command_run_seconds: row.ffmpegRunSeconds,
+    metadata: row.metadata ?? null,
+    error_status: row.errorStatus,
+    error_message: row.errorMessage,
+    output_files,
+    original_request: row.originalRequest,
+    progress: row.status === "PROCESSING" ? (row.progress ?? null) : null,
+    created_at: row.createdAt.toISOString(),
+  };
+}

@@ -182,10 +182,16 @@ describe("run-ffmpeg-command", () => {
       max_command_run_seconds: 60,
     });
     const id = r.json.command_id;
-    for (let i = 0; i < 50; i++) {
-      if ((await api("GET", `/api/v1/commands/${id}`)).json.status === "PROCESSING") break;
+    // While it runs, the command reports live progress from ffmpeg's -progress output.
+    let progress: any = null;
+    for (let i = 0; i < 100 && !progress?.out_time_seconds; i++) {
+      const c = (await api("GET", `/api/v1/commands/${id}`)).json;
+      if (c.status === "PROCESSING") progress = c.progress;
       await Bun.sleep(100);
     }
+    expect(progress.out_time_seconds).toBeGreaterThan(0);
+    expect(progress.percent).toBeGreaterThan(0); // the stored input's duration is known
+    expect(progress.percent).toBeLessThan(100);
     const t0 = performance.now();
     const cancel = await api("POST", `/api/v1/commands/${id}/cancel`);
     expect(cancel.status).toBe(200);

@@ -25,10 +25,14 @@ for (const run of runs) {
     else passed++;
   }
   if (exit !== 0 && runFailed === 0) {
-    console.error(`${path}: bun test exited ${exit} without a failed test case in the report (error outside a test?)`);
+    console.error(
+      `${path}: bun test exited ${exit} without a failed test case in the report (error outside a test?)`,
+    );
     runFailed = 1;
   }
   failed += runFailed;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
+
+export {};

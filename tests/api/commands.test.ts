@@ -48,7 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   fixture?.stop(true);
-});
+}, 120_000);
 
 const run = (body: unknown, call = api) => call("POST", "/api/v1/run-ffmpeg-command", { body });
 

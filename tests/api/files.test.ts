@@ -33,11 +33,11 @@ beforeAll(async () => {
   otherKey = (await cli(server.dataDir, ["keys", "create", "--name", "other"])).trim();
   api = client(server.url, key);
   other = client(server.url, otherKey);
-});
+}, 120_000);
 
 afterAll(async () => {
   await server?.stop();
-});
+}, 120_000);
 
 describe("upload → probe → get", () => {
   test("an MP4 upload answers {file_id} and becomes STORED with its metadata", async () => {
@@ -148,7 +148,7 @@ describe("storage_url download", () => {
   const bytes = async () => new Uint8Array(await Bun.file(samples.mp4).arrayBuffer());
   beforeAll(async () => {
     file = await waitForFile(api, (await upload(api, samples.mp4)).json.file_id);
-  });
+  }, 120_000);
 
   test("GET without an API key returns the exact bytes with type, length, ETag and Last-Modified", async () => {
     const res = await fetch(file.storage_url);
@@ -278,7 +278,7 @@ describe("tenancy and auth", () => {
   let fileId: string;
   beforeAll(async () => {
     fileId = (await waitForFile(api, (await upload(api, samples.png)).json.file_id)).file_id;
-  });
+  }, 120_000);
 
   const routes = () => [
     ["GET", `/api/v1/files/${fileId}`],

@@ -9,7 +9,7 @@ describe("size limits", () => {
   beforeAll(async () => {
     server = await startServer({ env: { MAX_UPLOAD_BYTES: String(LIMIT), MAX_JSON_BODY_BYTES: "2048" } });
     api = client(server.url, server.firstKey);
-  });
+  }, 120_000);
   afterAll(() => server.stop());
 
   test("a file one byte over MAX_UPLOAD_BYTES is 413 PAYLOAD_TOO_LARGE and nothing is stored", async () => {
@@ -74,7 +74,7 @@ describe("rate limiting", () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer({ env: { RATE_LIMIT_PER_MINUTE: "6", RATE_LIMIT_BURST: "3" } });
-  });
+  }, 120_000);
   afterAll(() => server.stop());
 
   test("a key past its burst gets 429 RATE_LIMITED with Retry-After; other keys are unaffected", async () => {

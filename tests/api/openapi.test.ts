@@ -6,7 +6,7 @@ let doc: any;
 beforeAll(async () => {
   server = await startServer();
   doc = await (await fetch(`${server.url}/openapi.json`)).json();
-});
+}, 120_000);
 afterAll(() => server.stop());
 
 const ROUTES: [string, string, string][] = [

@@ -8,10 +8,10 @@ let samples: Samples;
 let server: TestServer | undefined;
 beforeAll(async () => {
   samples = await makeSamples(tempDir("renderio-samples-"));
-});
+}, 120_000);
 afterAll(async () => {
   await server?.stop();
-});
+}, 120_000);
 
 test("files left PROCESSING by a crash are probed again after a restart; nothing stays PROCESSING", async () => {
   server = await startServer();

@@ -60,13 +60,13 @@ beforeAll(async () => {
     },
   });
   api = client(server.url, server.firstKey);
-});
+}, 120_000);
 
 afterAll(async () => {
   await server?.stop();
   fixture?.server.stop(true);
   other?.server.stop(true);
-});
+}, 120_000);
 
 const store = (call: ReturnType<typeof client>, body: unknown) =>
   call("POST", "/api/v1/files/store-file", { body });
@@ -148,7 +148,7 @@ describe("store-file with default settings refuses every SSRF form before connec
   let strict: TestServer;
   beforeAll(async () => {
     strict = await startServer();
-  });
+  }, 120_000);
   afterAll(() => strict?.stop());
 
   test("loopback, private, metadata and non-http URLs are 422 at once; the origin sees no request", async () => {

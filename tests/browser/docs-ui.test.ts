@@ -48,12 +48,12 @@ beforeAll(async () => {
   );
   if (ff.exitCode !== 0) throw new Error(`ffmpeg failed (${ff.exitCode}): ${ff.stderr.toString()}`);
   server = await startServer();
-});
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await server?.stop();
-});
+}, 120_000);
 
 test("Swagger UI works offline: authorize, then upload a file with Try it out", async () => {
   if (!existsSync(CHROMIUM)) {

@@ -24,7 +24,7 @@ describe("storage contract: s3rver (npm; does not check signatures)", () => {
   beforeAll(async () => {
     s3 = await startS3rver();
     driver = driverFor(s3, `contract-${crypto.randomUUID()}/`);
-  });
+  }, 120_000);
   afterAll(() => s3?.stop());
   // s3rver has no ListMultipartUploads, so leftover parts are checked against the RGW below.
   storageContract({ name: "s3rver", driver: () => driver });

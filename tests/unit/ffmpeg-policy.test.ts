@@ -56,10 +56,10 @@ beforeAll(async () => {
     ),
     writeFile(paths.in_subs, SRT),
   ]);
-});
+}, 120_000);
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
-});
+}, 120_000);
 
 describe("input policy, proved with real ffmpeg", () => {
   const attempt = async (name: string, content: string) => {

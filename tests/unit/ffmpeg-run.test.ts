@@ -80,10 +80,10 @@ beforeAll(async () => {
     in_subs: join(job, "in_subs.srt"),
     in_font: join(job, "in_font.ttf"),
   };
-});
+}, 120_000);
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
-});
+}, 120_000);
 
 /** Declares the aliases a command uses, gives each output a path under job/out, runs it, probes outputs. */
 async function runCommand(command: string, inputs: string[], outputs: Record<string, string>) {

@@ -23,10 +23,10 @@ let sandbox: Sandbox;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "renderio-probe-"));
   [samples, sandbox] = await Promise.all([makeSamples(dir), detectSandbox()]);
-});
+}, 120_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 const NULLS: MediaInfo = {
   duration: null,

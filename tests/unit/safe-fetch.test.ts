@@ -682,7 +682,7 @@ describe("safeFetch: https pinned to the checked address", () => {
     await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", resolve));
     const address = tlsServer.address();
     tlsPort = typeof address === "object" && address ? address.port : 0;
-  });
+  }, 120_000);
   afterEach(() => {
     handshakes.length = 0;
     hosts.length = 0;

@@ -135,3 +135,74 @@ export type CommandRow = typeof commands.$inferSelect;
 
 export type FileRow = typeof files.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** User presets (system presets live in code: src/modules/presets/system.ts). */
+export const presets = sqliteTable(
+  "presets",
+  {
+    /** `prs_` + random. */
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    name: text("name").notNull(),
+    description: text("description"),
+    category: text("category"),
+    commandType: text("command_type").$type<"FFMPEG_COMMAND" | "CHAINED_COMMAND" | "MULTIPLE_COMMAND">().notNull(),
+    ffmpegCommand: text("ffmpeg_command"),
+    ffmpegCommands: text("ffmpeg_commands", { mode: "json" }).$type<string[]>(),
+    inputFileKeys: text("input_file_keys", { mode: "json" }).$type<string[]>().notNull(),
+    outputFileDefinitions: text("output_file_definitions", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, string | number | boolean>>(),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("presets_account_created_idx").on(t.accountId, t.createdAt)],
+);
+
+export type PresetRow = typeof presets.$inferSelect;
+
+/** The account webhook (spec §6): one per account, kept (inactive) after DELETE. */
+export const webhookConfigs = sqliteTable("webhook_configs", {
+  accountId: text("account_id")
+    .primaryKey()
+    .references(() => accounts.id),
+  url: text("url").notNull(),
+  secret: text("secret"),
+  isActive: integer("is_active", { mode: "boolean" }).notNull(),
+  consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+  disabledAt: integer("disabled_at", { mode: "timestamp_ms" }),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export type WebhookConfigRow = typeof webhookConfigs.$inferSelect;
+
+/**
+ * One webhook delivery per finished command: the durable retry state. `id` is sent as X-Webhook-Id
+ * so receivers can de-duplicate retries; `body` is the exact byte string that is signed and sent.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id),
+    commandId: text("command_id").notNull(),
+    url: text("url").notNull(),
+    /** True when the target is the account webhook (its failures count towards auto-disable). */
+    toAccountWebhook: integer("to_account_webhook", { mode: "boolean" }).notNull(),
+    body: text("body").notNull(),
+    status: text("status").$type<"PENDING" | "DELIVERED" | "FAILED">().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt)],
+);
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -9,6 +9,7 @@ import { commandsRoutes } from "./modules/commands";
 import { filesRoutes } from "./modules/files";
 import { healthRoutes } from "./modules/health";
 import { mediaRoutes } from "./modules/media";
+import { webhookRoutes } from "./modules/webhooks";
 
 /** Routes whose bodies are streamed by their handler rather than buffered by the framework. */
 const STREAMED_BODY = new Set(["/api/v1/files/upload"]);
@@ -56,7 +57,10 @@ export function createApp(deps: Deps) {
     .use(healthRoutes(deps.version))
     .use(mediaRoutes(deps.media))
     .group("/api/v1", (api) =>
-      api.use(filesRoutes(deps.files, deps.storeFile, guard)).use(commandsRoutes(deps.commands, guard)),
+      api
+        .use(filesRoutes(deps.files, deps.storeFile, guard))
+        .use(commandsRoutes(deps.commands, guard))
+        .use(webhookRoutes(deps.webhookConfig, guard)),
     );
 }
 

@@ -158,6 +158,31 @@ export const SETTINGS = {
     max: 20,
     doc: "Starts of one command (after crashes/restarts) before it is FAILED for good.",
   },
+  WEBHOOK_RETRY_SCHEDULE_SECONDS: {
+    kind: "list",
+    def: "5,300,1800,7200,18000,36000,36000",
+    doc: "Delays before each retry of a failed webhook delivery (the first attempt is immediate).",
+  },
+  WEBHOOK_TIMEOUT_SECONDS: {
+    kind: "int",
+    def: "15",
+    min: 1,
+    max: 300,
+    doc: "A delivery not answered in time is a failure.",
+  },
+  WEBHOOK_DISABLE_AFTER_FAILURES: {
+    kind: "int",
+    def: "8",
+    min: 1,
+    doc: "Consecutive failed deliveries after which the account webhook is disabled (PUT re-enables it).",
+  },
+  WEBHOOK_POLL_MS: {
+    kind: "int",
+    def: "1000",
+    min: 20,
+    max: 60000,
+    doc: "How often due webhook deliveries are looked for.",
+  },
   FETCH_CONCURRENCY: { kind: "int", def: "4", min: 1, max: 64, doc: "store-file downloads running at once." },
   FETCH_ALLOW_PRIVATE_NETWORKS: {
     kind: "bool",
@@ -296,6 +321,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
       if (!out[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);
     }
+  }
+  for (const d of (out.WEBHOOK_RETRY_SCHEDULE_SECONDS as string[] | undefined) ?? []) {
+    if (!/^\d+$/.test(d))
+      problems.push(`WEBHOOK_RETRY_SCHEDULE_SECONDS: "${d}" is not a whole number of seconds`);
   }
   for (const p of (out.FETCH_ALLOWED_PORTS as string[] | undefined) ?? []) {
     if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)

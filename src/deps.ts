@@ -7,12 +7,14 @@ import { openDatabase } from "./db/client";
 import { createCommandQueue } from "./jobs/command-queue";
 import { localMediaRef } from "./jobs/inputs";
 import { createProbeQueue } from "./jobs/probe-queue";
+import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
 import { createLogger } from "./log";
 import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
 import { createCommandsService } from "./modules/commands/service";
 import { createFilesService } from "./modules/files/service";
 import { createStoreFile } from "./modules/files/store-file";
 import { createMediaService } from "./modules/media/service";
+import { createWebhookConfigService } from "./modules/webhooks/service";
 import type { SafeFetchOptions } from "./net/safe-fetch";
 import type { StorageDriver } from "./storage/driver";
 import { createLocalStorage } from "./storage/local";
@@ -57,7 +59,10 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     concurrency: config.FETCH_CONCURRENCY,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
   });
+  // Late-bound: deliveries need the commands service to present a command, the queue needs deliveries.
+  const hooks = { commandFinished: (_id: string) => {} };
   const commandQueue = createCommandQueue({
+    onFinished: (id) => hooks.commandFinished(id),
     db,
     storage,
     sandbox,
@@ -93,9 +98,22 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     maxRunSeconds: config.COMMAND_MAX_RUN_SECONDS,
     maxQueuedPerAccount: config.COMMAND_MAX_QUEUED_PER_ACCOUNT,
   });
+  const webhooks = createWebhookDeliveries({
+    db,
+    log: log.child({ component: "webhooks" }),
+    fetchOptions,
+    retrySchedule: config.WEBHOOK_RETRY_SCHEDULE_SECONDS.map(Number),
+    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+    disableAfterFailures: config.WEBHOOK_DISABLE_AFTER_FAILURES,
+    pollMs: config.WEBHOOK_POLL_MS,
+    present: (accountId, commandId) => commandsService.get(accountId, commandId),
+  });
+  hooks.commandFinished = (id) => webhooks.onCommandFinished(id);
   return {
     config,
     signer,
+    webhooks,
+    webhookConfig: createWebhookConfigService(db, fetchOptions),
     commandQueue,
     commands: commandsService,
     version: pkg.version,

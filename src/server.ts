@@ -30,6 +30,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (!server) throw new Error("server did not start");
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
   const recovered = deps.probes.recover() + deps.storeFile.recover() + deps.commandQueue.recover();
+  deps.webhooks.start();
   log.info("renderio listening", {
     url,
     docs: `${config.PUBLIC_BASE_URL}/docs`,
@@ -59,6 +60,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           deps.probes.drain(),
           deps.storeFile.drain(),
           deps.commandQueue.drain(),
+          deps.webhooks.stop(),
         ]),
         grace,
       ]);

@@ -148,11 +148,15 @@ export const presets = sqliteTable(
     name: text("name").notNull(),
     description: text("description"),
     category: text("category"),
-    commandType: text("command_type").$type<"FFMPEG_COMMAND" | "CHAINED_COMMAND" | "MULTIPLE_COMMAND">().notNull(),
+    commandType: text("command_type")
+      .$type<"FFMPEG_COMMAND" | "CHAINED_COMMAND" | "MULTIPLE_COMMAND">()
+      .notNull(),
     ffmpegCommand: text("ffmpeg_command"),
     ffmpegCommands: text("ffmpeg_commands", { mode: "json" }).$type<string[]>(),
     inputFileKeys: text("input_file_keys", { mode: "json" }).$type<string[]>().notNull(),
-    outputFileDefinitions: text("output_file_definitions", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    outputFileDefinitions: text("output_file_definitions", { mode: "json" })
+      .$type<Record<string, string>>()
+      .notNull(),
     metadata: text("metadata", { mode: "json" }).$type<Record<string, string | number | boolean>>(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),

@@ -1,0 +1,188 @@
+import { and, asc, eq, lte, sql } from "drizzle-orm";
+import PQueue from "p-queue";
+import type { Db } from "../db/client";
+import { commands, webhookConfigs, webhookDeliveries } from "../db/schema";
+import type { Logger } from "../log";
+import { FetchError, type SafeFetchOptions, safeFetch } from "../net/safe-fetch";
+
+export interface WebhookDeps {
+  db: Db;
+  log: Logger;
+  fetchOptions: SafeFetchOptions;
+  /** Delays (s) before each retry; the first attempt is immediate. Attempts = 1 + retries. */
+  retrySchedule: number[];
+  timeoutMs: number;
+  disableAfterFailures: number;
+  pollMs: number;
+  /** The poll body of a command, exactly as GET /api/v1/commands/:id returns it. */
+  present(accountId: string, commandId: string): Promise<unknown>;
+  now?: () => number;
+}
+
+const USER_AGENT = "RenderIO-Webhook/1.0";
+
+/** Lowercase hex HMAC-SHA256 of the raw body — what receivers recompute and compare in constant time. */
+export function signBody(secret: string, body: string): string {
+  return new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
+}
+
+/**
+ * Webhook deliveries. Each finished command gets one row (the durable retry state) with the exact body
+ * that is signed and sent; a poller sends due rows, so pending retries survive restarts. Per-command
+ * `webhook_url` wins over the account webhook; both are signed with the account secret when one is
+ * set (spec, Decisions 9). Failures to the account webhook count towards its auto-disable.
+ */
+export function createWebhookDeliveries(deps: WebhookDeps) {
+  const { db, log } = deps;
+  const now = deps.now ?? Date.now;
+  const queue = new PQueue({ concurrency: 4 });
+  const inFlight = new Set<string>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  async function enqueueFor(commandId: string): Promise<void> {
+    const cmd = db.select().from(commands).where(eq(commands.id, commandId)).get();
+    if (!cmd) return;
+    const account = db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, cmd.accountId)).get();
+    const url = cmd.webhookUrl ?? (account?.isActive ? account.url : null);
+    if (!url) return;
+    const body = JSON.stringify({ data: await deps.present(cmd.accountId, cmd.id), timestamp: now() });
+    const t = new Date(now());
+    db.insert(webhookDeliveries)
+      .values({
+        id: crypto.randomUUID(),
+        accountId: cmd.accountId,
+        commandId: cmd.id,
+        url,
+        toAccountWebhook: !cmd.webhookUrl,
+        body,
+        status: "PENDING",
+        nextAttemptAt: t,
+        createdAt: t,
+        updatedAt: t,
+      })
+      .run();
+    poll();
+  }
+
+  async function deliver(id: string): Promise<void> {
+    const d = db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
+    if (!d || d.status !== "PENDING") return;
+    const account = db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, d.accountId)).get();
+    if (d.toAccountWebhook && !account?.isActive) {
+      return settle(d.id, { status: "FAILED", lastError: "account webhook is disabled" });
+    }
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+      "x-webhook-id": d.id,
+    };
+    if (account?.secret) headers["x-webhook-signature"] = signBody(account.secret, d.body);
+    let error: string | null = null;
+    let code: number | null = null;
+    try {
+      const res = await safeFetch(d.url, {
+        ...deps.fetchOptions,
+        method: "POST",
+        headers,
+        body: d.body,
+        maxBytes: 64 * 1024,
+        connectTimeoutMs: deps.timeoutMs,
+        totalTimeoutMs: deps.timeoutMs,
+      });
+      code = res.status;
+      await res.body.cancel().catch(() => {});
+    } catch (e) {
+      error = e instanceof FetchError ? e.message : "delivery failed";
+      code = e instanceof FetchError ? (e.status ?? null) : null;
+    }
+    const attempts = d.attempts + 1;
+    if (!error) {
+      settle(d.id, { status: "DELIVERED", attempts, lastStatusCode: code, lastError: null });
+      if (d.toAccountWebhook) {
+        db.update(webhookConfigs)
+          .set({ consecutiveFailures: 0 })
+          .where(eq(webhookConfigs.accountId, d.accountId))
+          .run();
+      }
+      log.info("webhook delivered", { deliveryId: d.id, commandId: d.commandId, attempts, status: code });
+      return;
+    }
+    const delay = deps.retrySchedule[attempts - 1];
+    settle(d.id, {
+      status: delay === undefined ? "FAILED" : "PENDING",
+      attempts,
+      lastStatusCode: code,
+      lastError: error,
+      nextAttemptAt: new Date(now() + (delay ?? 0) * 1000),
+    });
+    log.info("webhook attempt failed", {
+      deliveryId: d.id,
+      commandId: d.commandId,
+      attempts,
+      status: code,
+      error,
+    });
+    if (d.toAccountWebhook) countFailure(d.accountId);
+  }
+
+  function countFailure(accountId: string) {
+    const r = db
+      .update(webhookConfigs)
+      .set({ consecutiveFailures: sql`${webhookConfigs.consecutiveFailures} + 1` })
+      .where(eq(webhookConfigs.accountId, accountId))
+      .returning({ failures: webhookConfigs.consecutiveFailures, active: webhookConfigs.isActive })
+      .get();
+    if (r?.active && r.failures >= deps.disableAfterFailures) {
+      db.update(webhookConfigs)
+        .set({ isActive: false, disabledAt: new Date(now()) })
+        .where(eq(webhookConfigs.accountId, accountId))
+        .run();
+      log.warn("account webhook disabled after consecutive failures", { accountId, failures: r.failures });
+    }
+  }
+
+  function settle(id: string, values: Partial<typeof webhookDeliveries.$inferInsert>) {
+    db.update(webhookDeliveries)
+      .set({ ...values, updatedAt: new Date(now()) })
+      .where(eq(webhookDeliveries.id, id))
+      .run();
+  }
+
+  function poll() {
+    const due = db
+      .select({ id: webhookDeliveries.id })
+      .from(webhookDeliveries)
+      .where(
+        and(eq(webhookDeliveries.status, "PENDING"), lte(webhookDeliveries.nextAttemptAt, new Date(now()))),
+      )
+      .orderBy(asc(webhookDeliveries.nextAttemptAt))
+      .limit(50)
+      .all();
+    for (const { id } of due) {
+      if (inFlight.has(id)) continue;
+      inFlight.add(id);
+      queue
+        .add(() => deliver(id))
+        .catch((err) => log.error("webhook delivery crashed", { deliveryId: id, err }))
+        .finally(() => inFlight.delete(id));
+    }
+  }
+
+  return {
+    /** Called when a command reaches SUCCESS or FAILED. */
+    onCommandFinished(commandId: string): void {
+      enqueueFor(commandId).catch((err) => log.error("webhook enqueue failed", { commandId, err }));
+    },
+    start(): void {
+      timer ??= setInterval(poll, deps.pollMs);
+      poll();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await queue.onIdle();
+    },
+  };
+}
+
+export type WebhookDeliveries = ReturnType<typeof createWebhookDeliveries>;

@@ -9,6 +9,7 @@ import { commandsRoutes } from "./modules/commands";
 import { filesRoutes } from "./modules/files";
 import { healthRoutes } from "./modules/health";
 import { mediaRoutes } from "./modules/media";
+import { presetsRoutes } from "./modules/presets";
 import { webhookRoutes } from "./modules/webhooks";
 
 /** Routes whose bodies are streamed by their handler rather than buffered by the framework. */
@@ -60,6 +61,7 @@ export function createApp(deps: Deps) {
       api
         .use(filesRoutes(deps.files, deps.storeFile, guard))
         .use(commandsRoutes(deps.commands, guard))
+        .use(presetsRoutes(deps.presets, guard))
         .use(webhookRoutes(deps.webhookConfig, guard)),
     );
 }

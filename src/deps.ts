@@ -14,6 +14,7 @@ import { createCommandsService } from "./modules/commands/service";
 import { createFilesService } from "./modules/files/service";
 import { createStoreFile } from "./modules/files/store-file";
 import { createMediaService } from "./modules/media/service";
+import { createPresetsService } from "./modules/presets/service";
 import { createWebhookConfigService } from "./modules/webhooks/service";
 import type { SafeFetchOptions } from "./net/safe-fetch";
 import type { StorageDriver } from "./storage/driver";
@@ -116,6 +117,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     webhookConfig: createWebhookConfigService(db, fetchOptions),
     commandQueue,
     commands: commandsService,
+    presets: createPresetsService({ db, commands: commandsService }),
     version: pkg.version,
     log,
     db,

@@ -56,7 +56,10 @@ export function docs(version: string) {
               description: "Run FFmpeg commands on stored or remote files; poll their results",
             },
             { name: "Files", description: "Upload, inspect, list and delete stored files" },
-            { name: "Presets", description: "Saved commands (yours and built-in system presets) and running them" },
+            {
+              name: "Presets",
+              description: "Saved commands (yours and built-in system presets) and running them",
+            },
             { name: "Webhooks", description: "The account webhook that receives finished commands" },
             { name: "Media", description: "Signed downloads behind storage_url (no API key)" },
             { name: "System", description: "Health" },

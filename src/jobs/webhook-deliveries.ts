@@ -66,7 +66,7 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
 
   async function deliver(id: string): Promise<void> {
     const d = db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
-    if (!d || d.status !== "PENDING") return;
+    if (d?.status !== "PENDING") return;
     const account = db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, d.accountId)).get();
     if (d.toAccountWebhook && !account?.isActive) {
       return settle(d.id, { status: "FAILED", lastError: "account webhook is disabled" });

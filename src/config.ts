@@ -220,6 +220,13 @@ export const SETTINGS = {
     max: 86400,
     doc: "Outbound: whole download deadline.",
   },
+  MEDIA_NICE: {
+    kind: "int",
+    def: "10",
+    min: 0,
+    max: 19,
+    doc: "CPU niceness of ffprobe/ffmpeg: media work yields the CPU to API requests (0 = equal priority).",
+  },
   RATE_LIMIT_PER_MINUTE: {
     kind: "int",
     def: "600",

@@ -19,7 +19,6 @@ import { createWebhookConfigService } from "./modules/webhooks/service";
 import type { SafeFetchOptions } from "./net/safe-fetch";
 import type { StorageDriver } from "./storage/driver";
 import { createLocalStorage } from "./storage/local";
-import { createS3Storage } from "./storage/s3";
 import { createUrlSigner, loadSigningSecret, type UrlSigner } from "./storage/signing";
 
 /**
@@ -30,7 +29,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
   const log = createLogger(config.LOG_LEVEL);
   const { db, sqlite } = openDatabase(config.DATABASE_PATH);
   const signer = createUrlSigner(loadSigningSecret(config.SIGNING_SECRET, config.DATA_DIR));
-  const storage = createStorage(config, signer);
+  const storage = await createStorage(config, signer);
   const sandbox = opts.sandbox ?? (await chooseSandbox(config, log));
   const probes = createProbeQueue({
     db,
@@ -40,6 +39,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     concurrency: config.PROBE_CONCURRENCY,
     timeoutMs: config.PROBE_TIMEOUT_SECONDS * 1000,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
+    nice: config.MEDIA_NICE,
   });
   const auth = createAuthService(db);
   const fetchOptions: SafeFetchOptions = {
@@ -78,6 +78,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     jobsDir: join(config.DATA_DIR, "jobs"),
     probeNow: probes.probeNow,
     maxOutputBytes: config.COMMAND_MAX_OUTPUT_BYTES,
+    nice: config.MEDIA_NICE,
     concurrency: config.COMMAND_CONCURRENCY,
     maxAttempts: config.COMMAND_MAX_ATTEMPTS,
   });
@@ -137,8 +138,10 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
 
 export type Deps = Awaited<ReturnType<typeof createDeps>>;
 
-function createStorage(config: Config, signer: UrlSigner): StorageDriver {
+async function createStorage(config: Config, signer: UrlSigner): Promise<StorageDriver> {
   if (config.STORAGE_DRIVER === "s3") {
+    // Loaded only when used: the AWS SDK costs ~9 MB of memory a local-disk server does not need.
+    const { createS3Storage } = await import("./storage/s3");
     return createS3Storage({
       ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
       region: config.S3_REGION,

@@ -1,4 +1,4 @@
-import { and, count, eq, isNull } from "drizzle-orm";
+import { and, count, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { accounts, apiKeys } from "../db/schema";
 import { AppError } from "../errors";
@@ -25,6 +25,14 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 /** Accounts and API keys. Knows nothing of HTTP. */
 export function createAuthService(db: Db, now: () => number = Date.now) {
   const lastWritten = new Map<string, number>();
+  // Prepared once, on first use (after migrations): this runs on every API request.
+  const prepareLookup = () =>
+    db
+      .select({ id: apiKeys.id, accountId: apiKeys.accountId, keyHash: apiKeys.keyHash })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, sql.placeholder("digest")), isNull(apiKeys.revokedAt)))
+      .prepare();
+  let byDigest: ReturnType<typeof prepareLookup> | undefined;
 
   return {
     /** Creates a key; with no accountId a new account is created for it (the usual case). */
@@ -107,11 +115,8 @@ export function createAuthService(db: Db, now: () => number = Date.now) {
     authenticate(key: string | null | undefined): Principal | null {
       if (!key || !isWellFormedKey(key)) return null;
       const digest = hashApiKey(key);
-      const row = db
-        .select({ id: apiKeys.id, accountId: apiKeys.accountId, keyHash: apiKeys.keyHash })
-        .from(apiKeys)
-        .where(and(eq(apiKeys.keyHash, digest), isNull(apiKeys.revokedAt)))
-        .get();
+      byDigest ??= prepareLookup();
+      const row = byDigest.get({ digest });
       // The index lookup is by digest, not by key; comparing the digest in constant time as well
       // keeps the check free of early-exit timing on the stored value.
       if (!row || !sameDigest(row.keyHash, digest)) return null;

@@ -1,8 +1,14 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { FormatRegistry } from "elysia/type-system";
 // Embedded from the package so the docs UI works with no internet (and inside the compiled binary).
 import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+
+// @elysiajs/openapi registers the "uuid" format with a validator that builds a schema on every call
+// (~28 µs per check, measured; it runs on every response row). A regex checks the same thing in <1 µs.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+FormatRegistry.Set("uuid", (value) => UUID.test(value));
 
 const ASSETS: Record<string, { path: string; type: string }> = {
   "swagger-ui-bundle.js": { path: swaggerJs, type: "text/javascript; charset=utf-8" },

@@ -24,6 +24,8 @@ export interface CommandRunnerDeps {
   probeNow(fileId: string): Promise<void>;
   /** Largest file ffmpeg may write (RLIMIT_FSIZE) and largest total of all outputs. */
   maxOutputBytes: number;
+  /** CPU niceness of ffmpeg (0 = same priority as the API). */
+  nice: number;
   now?: () => number;
 }
 
@@ -89,6 +91,7 @@ export async function executeCommand(
         stderrTailBytes: 16 * 1024,
         maxStdoutBytes: 64 * 1024,
         onStdout: progressReader(deps, row.id, duration, i, steps.length),
+        nice: deps.nice,
       });
       ffmpegMs += performance.now() - t0;
       if (res.aborted) throw new JobFailure("CANCELLED", "the command was cancelled");

@@ -15,6 +15,8 @@ export interface ProbeQueueDeps {
   concurrency: number;
   timeoutMs: number;
   maxAttempts: number;
+  /** CPU niceness of ffprobe (0 = same priority as the API). */
+  nice: number;
   now?: () => number;
 }
 
@@ -35,7 +37,7 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
 
   /** Local files are probed in place; remote objects through a presigned URL (ranged reads only). */
   async function probe(key: string, fileName: string) {
-    const opts = { timeoutMs: deps.timeoutMs, sandbox, fileName };
+    const opts = { timeoutMs: deps.timeoutMs, sandbox, fileName, nice: deps.nice };
     const path = storage.localPath(key);
     if (path) return probeFile(path, opts);
     if (!storage.presignedGet)

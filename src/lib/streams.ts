@@ -40,6 +40,7 @@ export function abortable(
         if (signal.aborted) return;
         if (done) return controller.close();
         onChunk?.(value.byteLength);
+        if (signal.aborted) return; // the callback may have stopped the stream (e.g. a size cap)
         controller.enqueue(value);
       },
       cancel: (reason) => reader.cancel(reason),

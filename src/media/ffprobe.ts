@@ -313,7 +313,7 @@ export function probeErrorMessage(stderrTail: string, paths: string[], fileName:
  */
 export async function probeFile(
   path: string,
-  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string },
+  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; nice?: number },
 ): Promise<ProbeOutcome> {
   const abs = resolve(path);
   const forced = imageDemuxerFor(await readHead(abs));
@@ -330,7 +330,13 @@ export async function probeFile(
  */
 export async function probeUrl(
   url: string,
-  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; head: () => Promise<Uint8Array> },
+  opts: {
+    timeoutMs: number;
+    sandbox: Sandbox;
+    fileName: string;
+    nice?: number;
+    head: () => Promise<Uint8Array>;
+  },
 ): Promise<ProbeOutcome> {
   const head = await opts.head();
   const argv = opts.sandbox.wrap(buildProbeArgv(url, "https,http,tls,tcp", imageDemuxerFor(head)), {
@@ -347,10 +353,14 @@ export async function probeUrl(
 async function classify(
   argv: string[],
   secrets: string[],
-  opts: { timeoutMs: number; fileName: string },
+  opts: { timeoutMs: number; fileName: string; nice?: number },
   claims: () => Promise<boolean>,
 ): Promise<ProbeOutcome> {
-  const res = await runProcess({ argv, timeoutMs: opts.timeoutMs });
+  const res = await runProcess({
+    argv,
+    timeoutMs: opts.timeoutMs,
+    ...(opts.nice ? { nice: opts.nice } : {}),
+  });
   if (res.timedOut) return { kind: "failed", message: "ffprobe timed out" };
 
   let reason = "no audio or video stream found";

@@ -26,6 +26,11 @@ export interface RunOptions {
   /** Aborting kills the process group like a timeout does. */
   signal?: AbortSignal;
   stdin?: "ignore";
+  /**
+   * CPU niceness (0–19) for the process and everything it starts: media work yields the CPU to the
+   * API (uploads, polls) instead of competing with it.
+   */
+  nice?: number;
   /** Called with each decoded stdout chunk as it arrives (e.g. ffmpeg `-progress pipe:1` lines). */
   onStdout?: (text: string) => void;
 }
@@ -66,7 +71,8 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
     };
   }
 
-  const proc = Bun.spawn(opts.argv, {
+  const argv = opts.nice ? ["nice", "-n", String(opts.nice), ...opts.argv] : opts.argv;
+  const proc = Bun.spawn(argv, {
     cwd: opts.cwd,
     env: opts.env ?? {},
     stdin: "ignore",

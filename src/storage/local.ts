@@ -23,6 +23,8 @@ export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorage
   const objects = resolve(root, "objects");
   const tmp = resolve(root, "tmp");
 
+  let tmpReady = false;
+
   const pathOf = (key: string): string => {
     const p = resolve(objects, key);
     // Keys are server-generated, but refuse anything that would leave the root anyway.
@@ -50,7 +52,10 @@ export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorage
 
     async put(key: string, body: ReadableStream<Uint8Array>, opts?: PutOptions) {
       const final = pathOf(key);
-      await mkdir(tmp, { recursive: true });
+      if (!tmpReady) {
+        await mkdir(tmp, { recursive: true });
+        tmpReady = true;
+      }
       const temp = join(tmp, crypto.randomUUID());
       const writer = Bun.file(temp).writer({ highWaterMark: 1024 * 1024 });
       let size = 0;
@@ -113,6 +118,7 @@ export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorage
     async sweepTemp() {
       await rm(tmp, { recursive: true, force: true });
       await mkdir(tmp, { recursive: true });
+      tmpReady = true;
     },
   };
 }

@@ -71,24 +71,24 @@ export async function receiveUpload(
   const handlers: Promise<unknown>[] = [];
   try {
     await parseMultipart(feed(), { boundary, maxHeaderSize: 16 * 1024 }, (part) => {
-      const stream = abortable(part.body, ac.signal, gate.consumed);
+      // Counting happens in the one wrapper every chunk already passes through (no extra stream stage).
+      let counting = false;
+      let fileBytes = 0;
+      const stream = abortable(part.body, ac.signal, (n) => {
+        gate.consumed(n);
+        if (counting && (fileBytes += n) > opts.maxBytes) fail(new TooLargeError(opts.maxBytes));
+      });
       const work = (async () => {
         if (++parts > MAX_PARTS) throw validationError(["body"], `at most ${MAX_PARTS} parts are accepted`);
         if (part.name !== "file") return stream.pipeTo(new WritableStream()); // drain ignored fields
         if (++fileParts > 1) throw validationError(["body", "file"], "exactly one `file` part is allowed");
         const filename = sanitizeFilename(part.filename, "upload");
         const key = objectKey(opts.accountId, opts.fileId, filename);
-        let size = 0;
-        const counted = stream.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(chunk, c) {
-              size += chunk.byteLength;
-              if (size > opts.maxBytes) c.error(new TooLargeError(opts.maxBytes));
-              else c.enqueue(chunk);
-            },
-          }),
-        );
-        await opts.storage.put(key, counted, { contentType: part.mediaType, signal: ac.signal });
+        counting = true;
+        const { size } = await opts.storage.put(key, stream, {
+          contentType: part.mediaType,
+          signal: ac.signal,
+        });
         received = { key, filename, size };
       })().catch((e) => {
         fail(e);

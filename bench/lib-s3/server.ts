@@ -1,0 +1,194 @@
+/**
+ * Process plumbing for bench/commands.ts and bench/s3.ts: start renderio (local or S3 storage, any
+ * extra env) and small helper processes as children, watch their memory through /proc, keep their
+ * output, and make sure none of them outlives the bench (killed on normal exit, on an error and on
+ * Ctrl-C). bench/support.ts does the same for bench/upload.ts but has a fixed server environment.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { ensureRgw, type S3Settings } from "../../tests/helpers/s3-servers";
+import { ROOT } from "../support";
+
+const BUN = process.execPath;
+const TICKS_PER_SECOND = 100; // USER_HZ of /proc/<pid>/stat
+
+const children = new Set<Subprocess>();
+
+/** Kills every child still running; safe to call more than once. */
+export function stopChildren(): void {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  children.clear();
+}
+// prepend: bench/support.ts's own handler calls process.exit, so ours has to run first.
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.prependListener(sig, stopChildren);
+
+/** A running child: its output so far, memory peaks in MB (10^6 B) and CPU seconds, read from /proc. */
+export interface Proc {
+  pid: number;
+  output(): string;
+  /** VmHWM (whole RSS high-water mark) and the highest RssAnon sampled every 50 ms. */
+  peaks(): { hwm: number; anon: number };
+  cpuSeconds(): number;
+  /** Resolves with the exit code when the process ends on its own. */
+  exited: Promise<number>;
+  stop(): Promise<void>;
+}
+
+const kB = (status: string, field: string) =>
+  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+
+/** Spawns `argv` as a tracked child with stdout+stderr collected. */
+export function spawnChild(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
+  const proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  children.add(proc);
+  void proc.exited.then(() => children.delete(proc));
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of s) out += dec.decode(chunk, { stream: true });
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  let hwm = 0;
+  let anon = 0;
+  const sample = () => {
+    try {
+      const s = readFileSync(`/proc/${proc.pid}/status`, "utf8");
+      hwm = kB(s, "VmHWM");
+      anon = Math.max(anon, kB(s, "RssAnon"));
+    } catch {
+      // gone: keep the last readings
+    }
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    pid: proc.pid,
+    output: () => out,
+    exited: proc.exited.then((code) => {
+      clearInterval(timer); // the last 50 ms sample stays: /proc/<pid> is gone once it is reaped
+      return code;
+    }),
+    peaks() {
+      sample();
+      return { hwm: (hwm * 1024) / 1e6, anon: (anon * 1024) / 1e6 };
+    },
+    cpuSeconds() {
+      const stat = readFileSync(`/proc/${proc.pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+    },
+    async stop() {
+      clearInterval(timer);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await proc.exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Polls `probe` every 25 ms until it yields a value; bounded by `ms`. */
+export async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    await Bun.sleep(25);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+export type Renderio = Proc & { url: string; key: string };
+
+/**
+ * `bun <root>/src/index.ts serve` on a free loopback port with a fresh data dir; resolves with its
+ * first key once /health answers. `root` lets a profiling copy of the repo be measured the same way.
+ */
+export async function startRenderio(
+  dataDir: string,
+  env: Record<string, string> = {},
+  root = ROOT,
+): Promise<Renderio> {
+  const port = freePort();
+  const p = spawnChild(
+    [BUN, join(root, "src/index.ts"), "serve"],
+    {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      RATE_LIMIT_PER_MINUTE: "0",
+      LOG_LEVEL: "warn",
+      SHUTDOWN_GRACE_SECONDS: "2",
+      ...env,
+    },
+    root,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const key = await until("renderio /health and its first key", 30_000, async () => {
+    if (p.output().includes("Invalid configuration")) throw new Error(p.output());
+    const ok = (await fetch(`${url}/health`)).ok;
+    return ok ? /ffsk_[0-9a-f]{64}/.exec(p.output())?.[0] : undefined;
+  });
+  return { ...p, url, key };
+}
+
+/** The local RGW (started by scripts/s3/rgw.sh if needed) and the server env for a key prefix in it. */
+export async function rgw(prefix: string): Promise<{ s3: S3Settings; env: Record<string, string> }> {
+  const s3 = await ensureRgw();
+  return {
+    s3,
+    env: {
+      STORAGE_DRIVER: "s3",
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: s3.region,
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      S3_FORCE_PATH_STYLE: "true",
+      S3_PREFIX: prefix,
+    },
+  };
+}
+
+/** JSON API call with the key; throws on a non-2xx answer. */
+export async function call(r: Renderio, method: string, path: string, body?: unknown): Promise<any> {
+  const init: RequestInit = { method, headers: { "x-api-key": r.key } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { "x-api-key": r.key, "content-type": "application/json" };
+  }
+  const res = await fetch(r.url + path, init);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Polls a file (every `everyMs`, bounded) until `done(row)` holds. */
+export async function waitFile(
+  r: Renderio,
+  id: string,
+  done: (f: any) => boolean,
+  timeoutMs: number,
+  everyMs = 50,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const f = await call(r, "GET", `/api/v1/files/${id}`);
+    if (done(f)) return f;
+    if (Date.now() > deadline) throw new Error(`file ${id} still ${f.status} after ${timeoutMs} ms`);
+    await Bun.sleep(everyMs);
+  }
+}

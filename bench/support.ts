@@ -1,0 +1,230 @@
+/**
+ * Process plumbing for bench/upload.ts: start renderio and the raw sink as children, watch their
+ * memory and CPU through /proc, drive curl, and make sure nothing outlives the bench (children are
+ * killed and temp dirs removed on normal exit, on an error and on Ctrl-C).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = resolve(import.meta.dir, "..");
+const BUN = process.execPath;
+/** USER_HZ: /proc/<pid>/stat counts CPU time in these ticks (100 on every Linux we run on). */
+const TICKS_PER_SECOND = 100;
+
+const children = new Set<Subprocess>();
+const dirs = new Set<string>();
+
+/** Kills every child still running and removes every temp dir; safe to call more than once. */
+export function cleanup(): void {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  children.clear();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
+}
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping children and removing temp dirs`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(d);
+  return d;
+}
+
+function track<T extends Subprocess>(p: T): T {
+  children.add(p);
+  void p.exited.then(() => children.delete(p));
+  return p;
+}
+
+/** Peak memory of a child, in MB (10^6 bytes). */
+export interface MemoryPeaks {
+  /** VmHWM: the kernel's high-water mark of the whole RSS (anonymous + file-backed + shmem). */
+  hwm: number;
+  /** Highest RssAnon seen by sampling every 50 ms: private memory (heap, buffers). */
+  anon: number;
+  /** Highest RssFile seen: mapped files, mostly the pages of the bun executable in use. */
+  file: number;
+}
+
+/** A started server: its base URL, CPU time so far and memory peaks, read while it is alive. */
+export interface Child {
+  url: string;
+  pid: number;
+  cpuSeconds(): number;
+  peaks(): MemoryPeaks;
+  stop(): Promise<void>;
+}
+
+const kB = (status: string, field: string) =>
+  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+const MB = (kb: number) => (kb * 1024) / 1e6;
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+}
+
+function watch(proc: Subprocess, url: string): Child {
+  let anon = 0;
+  let file = 0;
+  let hwm = 0;
+  const sample = () => {
+    try {
+      const s = readFileSync(`/proc/${proc.pid}/status`, "utf8");
+      anon = Math.max(anon, kB(s, "RssAnon"));
+      file = Math.max(file, kB(s, "RssFile"));
+      hwm = kB(s, "VmHWM");
+    } catch {
+      // the process is gone; keep the last readings
+    }
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    url,
+    pid: proc.pid,
+    cpuSeconds: () => cpuSeconds(proc.pid),
+    peaks() {
+      sample();
+      return { hwm: MB(hwm), anon: MB(anon), file: MB(file) };
+    },
+    async stop() {
+      clearInterval(timer);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await proc.exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+function collect(stream: ReadableStream<Uint8Array>): () => string {
+  let out = "";
+  void (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) out += dec.decode(chunk, { stream: true });
+  })();
+  return () => out;
+}
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    await Bun.sleep(25);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+/** `bun src/index.ts serve` on a free loopback port with a fresh data dir; resolves with its first key. */
+export async function startRenderio(dataDir: string): Promise<Child & { key: string }> {
+  const port = freePort();
+  const proc = track(
+    Bun.spawn([BUN, join(ROOT, "src/index.ts"), "serve"], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: process.env.HOME ?? "/root",
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+        RATE_LIMIT_PER_MINUTE: "0",
+        LOG_LEVEL: "warn",
+        SHUTDOWN_GRACE_SECONDS: "2",
+      },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
+  const out = collect(proc.stdout);
+  const err = collect(proc.stderr);
+  const url = `http://127.0.0.1:${port}`;
+  const key = await until("renderio /health and its first key", 20_000, async () => {
+    if (proc.exitCode !== null) throw new Error(`renderio exited ${proc.exitCode}: ${out()}${err()}`);
+    const ok = (await fetch(`${url}/health`)).ok;
+    return ok ? /ffsk_[0-9a-f]{64}/.exec(out())?.[0] : undefined;
+  });
+  return { ...watch(proc, url), key };
+}
+
+/** bench/raw-sink.ts writing into `dir`. */
+export async function startSink(dir: string): Promise<Child> {
+  const proc = track(
+    Bun.spawn([BUN, join(ROOT, "bench/raw-sink.ts"), dir], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
+  const out = collect(proc.stdout);
+  const url = await until("raw sink to listen", 10_000, async () => /^listening (\S+)/m.exec(out())?.[1]);
+  return watch(proc, url);
+}
+
+/** One transfer as curl reported it. */
+export interface Transfer {
+  status: number;
+  body: string;
+  /** Seconds from curl's start of the transfer to its end (excludes process start-up). */
+  seconds: number;
+}
+
+/**
+ * Runs one curl process that uploads `path` as the multipart `file` part `count` times in a row over
+ * one kept-alive connection (`--next`). curl streams the file from disk, so the client holds no copy.
+ */
+export async function curlUploads(
+  url: string,
+  path: string,
+  count: number,
+  key?: string,
+): Promise<Transfer[]> {
+  const one = ["-sS", "-F", `file=@${path}`, "-w", "\t%{http_code}\t%{time_total}\n"];
+  if (key) one.push("-H", `X-API-KEY: ${key}`);
+  const argv = ["curl"];
+  for (let i = 0; i < count; i++) argv.push(...(i ? ["--next"] : []), ...one, url);
+  const proc = track(Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`curl exited ${code}: ${err.trim()}`);
+  const lines = out.split("\n").filter(Boolean);
+  if (lines.length !== count) throw new Error(`curl reported ${lines.length} transfers, expected ${count}`);
+  return lines.map((line) => {
+    const [seconds, status, ...body] = line.split("\t").reverse();
+    return { status: Number(status), body: body.reverse().join("\t"), seconds: Number(seconds) };
+  });
+}
+
+/** Runs a command to completion; throws with its stderr on a non-zero exit. */
+export async function run(argv: string[]): Promise<void> {
+  const proc = track(Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" }));
+  const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${err.trim()}`);
+}
+
+/** 1-minute load average: anything well above 0 before a run means the numbers will be noisy. */
+export function loadAverage(): number {
+  return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+}

@@ -220,6 +220,11 @@ export const SETTINGS = {
     max: 86400,
     doc: "Outbound: whole download deadline.",
   },
+  YTDLP_PATH: {
+    kind: "string",
+    def: "yt-dlp",
+    doc: "yt-dlp executable (a name looked up on PATH, or a path under /usr) for the yt-dlp endpoints; `off` disables them (501).",
+  },
   MEDIA_NICE: {
     kind: "int",
     def: "10",

@@ -10,6 +10,7 @@ import { createProbeQueue } from "./jobs/probe-queue";
 import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
 import { createLogger } from "./log";
 import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
+import { detectYtdlp } from "./media/ytdlp";
 import { createCommandsService } from "./modules/commands/service";
 import { createFilesService } from "./modules/files/service";
 import { createStoreFile } from "./modules/files/store-file";
@@ -27,6 +28,8 @@ import { createUrlSigner, loadSigningSecret, type UrlSigner } from "./storage/si
  */
 export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {}) {
   const log = createLogger(config.LOG_LEVEL);
+  // Started first: `yt-dlp --version` (~0.3 s of Python start-up) overlaps the sandbox probe.
+  const ytdlpDetection = detectYtdlp(config.YTDLP_PATH);
   const { db, sqlite } = openDatabase(config.DATABASE_PATH);
   const signer = createUrlSigner(loadSigningSecret(config.SIGNING_SECRET, config.DATA_DIR));
   const storage = await createStorage(config, signer);
@@ -60,6 +63,9 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     concurrency: config.FETCH_CONCURRENCY,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
   });
+  const ytdlp = await ytdlpDetection;
+  if (ytdlp.ok) log.info("yt-dlp found", { version: ytdlp.ytdlp.version, path: ytdlp.ytdlp.executable });
+  else log.info("yt-dlp unavailable: the yt-dlp endpoints answer 501", { reason: ytdlp.reason });
   // Late-bound: deliveries need the commands service to present a command, the queue needs deliveries.
   const hooks = { commandFinished: (_id: string) => {} };
   const commandQueue = createCommandQueue({
@@ -79,6 +85,18 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     probeNow: probes.probeNow,
     maxOutputBytes: config.COMMAND_MAX_OUTPUT_BYTES,
     nice: config.MEDIA_NICE,
+    ytdlp: ytdlp.ok
+      ? {
+          ytdlp: ytdlp.ytdlp,
+          sandbox,
+          log: log.child({ component: "ytdlp" }),
+          policy: fetchOptions,
+          maxBytes: config.MAX_UPLOAD_BYTES,
+          socketTimeoutSeconds: config.FETCH_IDLE_TIMEOUT_SECONDS,
+          connectTimeoutMs: config.FETCH_CONNECT_TIMEOUT_SECONDS * 1000,
+          nice: config.MEDIA_NICE,
+        }
+      : null,
     concurrency: config.COMMAND_CONCURRENCY,
     maxAttempts: config.COMMAND_MAX_ATTEMPTS,
   });
@@ -99,6 +117,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     defaultRunSeconds: config.COMMAND_DEFAULT_RUN_SECONDS,
     maxRunSeconds: config.COMMAND_MAX_RUN_SECONDS,
     maxQueuedPerAccount: config.COMMAND_MAX_QUEUED_PER_ACCOUNT,
+    ytdlpAvailable: ytdlp.ok,
   });
   const webhooks = createWebhookDeliveries({
     db,

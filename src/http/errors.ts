@@ -54,7 +54,11 @@ function toDetail(e: ValidationError): ValidationDetail[] {
  * Endpoints where the spec answers a malformed JSON body with 400 INVALID_REQUEST (missing fields,
  * wrong types) rather than 422: store-file and the run-* submissions. Same `detail`, different code.
  */
-const BODY_ERRORS_ARE_400 = [/^\/api\/v1\/files\/store-file$/, /^\/api\/v1\/run-/];
+const BODY_ERRORS_ARE_400 = [
+  /^\/api\/v1\/files\/store-file$/,
+  /^\/api\/v1\/run-/,
+  /^\/api\/v1\/ytdlp-download$/,
+];
 
 /**
  * Maps every error to the one error body. Schema failures on query/path are 400 INVALID_REQUEST,

@@ -81,7 +81,11 @@ export function createCommandQueue(deps: CommandQueueDeps) {
     const t0 = performance.now();
     try {
       const { ffmpegSeconds } = await executeCommand(deps, row, ac.signal);
-      finish(row, { status: "SUCCESS", ffmpegRunSeconds: round(ffmpegSeconds), progress: null });
+      finish(row, {
+        status: "SUCCESS",
+        ffmpegRunSeconds: ffmpegSeconds === null ? null : round(ffmpegSeconds),
+        progress: null,
+      });
       log.info("command succeeded", {
         commandId: id,
         type: row.commandType,

@@ -3,7 +3,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type CommandRow, commands, files } from "../db/schema";
+import { type CommandRow, files } from "../db/schema";
 import { extensionOf } from "../lib/filename";
 import type { Logger } from "../log";
 import { type PlannedStep, planChain, planCommand, SUBTITLE_DEMUXER_WHITELIST } from "../media/ffmpeg";
@@ -11,7 +11,9 @@ import { isSubtitleFile } from "../media/ffprobe";
 import { runProcess } from "../media/runner";
 import type { Sandbox } from "../media/sandbox";
 import { objectKey, type StorageDriver } from "../storage/driver";
-import { type InputDeps, JobFailure, prepareInputs } from "./inputs";
+import { progressReader, redactor } from "./ffmpeg-output";
+import { type InputDeps, JobFailure, type PreparedInputs, prepareInputs } from "./inputs";
+import { downloadOutputs, downloadWithYtdlp, selectorOf, type YtdlpDeps } from "./ytdlp";
 
 export interface CommandRunnerDeps {
   db: Db;
@@ -26,11 +28,14 @@ export interface CommandRunnerDeps {
   maxOutputBytes: number;
   /** CPU niceness of ffmpeg (0 = same priority as the API). */
   nice: number;
+  /** Set when yt-dlp is installed; YTDLP_COMMAND rows need it. */
+  ytdlp?: YtdlpDeps | null;
   now?: () => number;
 }
 
 export interface RunOutcome {
-  ffmpegSeconds: number;
+  /** Null when no ffmpeg step ran (yt-dlp download only). */
+  ffmpegSeconds: number | null;
 }
 
 /** Options the server puts before the user's: no prompts, overwrite in the job dir, progress on stdout. */
@@ -58,10 +63,25 @@ export async function executeCommand(
     const steps =
       row.commandType === "CHAINED_COMMAND"
         ? planChain(row.ffmpegCommands, decl)
-        : [planCommand(row.ffmpegCommands[0] as string, decl)];
+        : row.ffmpegCommands.length === 0
+          ? []
+          : [planCommand(row.ffmpegCommands[0] as string, decl)];
 
-    const prepared = await prepareInputs(deps.inputs, row.accountId, row.inputFiles, jobDir, signal);
+    const isYtdlp = row.commandType === "YTDLP_COMMAND";
+    // yt-dlp downloads count against max_command_run_seconds; plain input downloads do not.
+    const ytdlpDeadline = performance.now() + row.maxRunSeconds * 1000;
+    const prepared = isYtdlp
+      ? await ytdlpInputs(deps, row, jobDir, ytdlpDeadline, signal)
+      : await prepareInputs(deps.inputs, row.accountId, row.inputFiles, jobDir, signal);
     if (signal.aborted) throw new JobFailure("CANCELLED", "the command was cancelled");
+    if (steps.length === 0) {
+      const { names, paths } = downloadOutputs(prepared.paths);
+      const total = Object.values(paths).reduce((n, p) => n + statSync(p).size, 0);
+      if (total > deps.maxOutputBytes)
+        throw new JobFailure("OUTPUT_TOO_LARGE", "the outputs together exceed the limit");
+      await storeOutputs(deps, row, names, paths);
+      return { ffmpegSeconds: null };
+    }
     const paths: Record<string, string> = { ...prepared.paths };
     for (const [alias, name] of Object.entries(row.outputFiles)) {
       const ext = extensionOf(name);
@@ -71,7 +91,7 @@ export async function executeCommand(
     const redact = redactor(jobDir, paths, prepared.readOnly);
     const duration = knownDuration(deps, row);
 
-    const deadline = performance.now() + row.maxRunSeconds * 1000;
+    const deadline = isYtdlp ? ytdlpDeadline : performance.now() + row.maxRunSeconds * 1000;
     let ffmpegMs = 0;
     for (const [i, step] of steps.entries()) {
       const remaining = deadline - performance.now();
@@ -120,11 +140,32 @@ export async function executeCommand(
     }
     if (total > deps.maxOutputBytes)
       throw new JobFailure("OUTPUT_TOO_LARGE", "the outputs together exceed the limit");
-    await storeOutputs(deps, row, paths);
+    await storeOutputs(deps, row, row.outputFiles, paths);
     return { ffmpegSeconds: ffmpegMs / 1000 };
   } finally {
     await rm(jobDir, { recursive: true, force: true });
   }
+}
+
+async function ytdlpInputs(
+  deps: CommandRunnerDeps,
+  row: CommandRow,
+  jobDir: string,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<PreparedInputs> {
+  if (!deps.ytdlp) throw new JobFailure("INTERNAL_ERROR", "yt-dlp is no longer installed on this server");
+  const selector = selectorOf(row.originalRequest);
+  const paths = await downloadWithYtdlp(
+    deps.ytdlp,
+    row.inputFiles,
+    selector,
+    jobDir,
+    deadline,
+    signal,
+    row.maxRunSeconds,
+  );
+  return { paths, readOnly: [] };
 }
 
 /** Inputs the `subtitles`/`ass` filters open (without our input policy) must really be subtitle files. */
@@ -159,10 +200,15 @@ function timeout(row: CommandRow): JobFailure {
   );
 }
 
-/** Stores each output as an OUTPUT file and probes it. */
-async function storeOutputs(deps: CommandRunnerDeps, row: CommandRow, paths: Record<string, string>) {
+/** Stores each output (alias → file name) as an OUTPUT file and probes it. */
+async function storeOutputs(
+  deps: CommandRunnerDeps,
+  row: CommandRow,
+  outputs: Record<string, string>,
+  paths: Record<string, string>,
+) {
   const now = deps.now ?? Date.now;
-  for (const [alias, filename] of Object.entries(row.outputFiles)) {
+  for (const [alias, filename] of Object.entries(outputs)) {
     const fileId = crypto.randomUUID();
     const key = objectKey(row.accountId, fileId, filename);
     let size: number;
@@ -213,59 +259,4 @@ function knownDuration(deps: CommandRunnerDeps, row: CommandRow): number | null 
     .where(and(eq(files.id, id), eq(files.accountId, row.accountId)))
     .get();
   return f?.duration ?? null;
-}
-
-/** Parses `-progress` key=value lines and records progress at most twice a second. */
-function progressReader(
-  deps: CommandRunnerDeps,
-  commandId: string,
-  duration: number | null,
-  step: number,
-  steps: number,
-) {
-  let buf = "";
-  let last = 0;
-  return (text: string) => {
-    buf += text;
-    const lines = buf.split("\n");
-    buf = lines.pop() ?? "";
-    for (const line of lines) {
-      const m = /^out_time_us=(\d+)/.exec(line);
-      if (!m) continue;
-      const t = performance.now();
-      if (t - last < 500) continue;
-      last = t;
-      const seconds = Number(m[1]) / 1e6;
-      const within = duration ? Math.min(1, seconds / duration) : null;
-      const percent = within === null ? null : Math.round(((step + within) / steps) * 1000) / 10;
-      deps.db
-        .update(commands)
-        .set({
-          progress: { percent: percent === null ? null : Math.min(99.9, percent), out_time_seconds: seconds },
-        })
-        .where(eq(commands.id, commandId))
-        .run();
-    }
-  };
-}
-
-/** Replaces job paths by their aliases and strips any other absolute path from ffmpeg's output. */
-function redactor(jobDir: string, paths: Record<string, string>, storagePaths: string[]) {
-  const pairs = Object.entries(paths).map(([alias, p]) => [p, `{{${alias}}}`] as const);
-  return (stderr: string): string => {
-    let text = stderr;
-    for (const [p, alias] of pairs) text = text.split(p).join(alias);
-    for (const p of storagePaths) text = text.split(p).join("<input>");
-    text = text.split(`${jobDir}/`).join("").split(jobDir).join(".");
-    const lines = text
-      .split("\n")
-      .map((l) => l.replace(/(^|[\s'"(=])\/[^\s'"]*/g, "$1<path>").trim())
-      .filter(
-        (l) =>
-          l &&
-          !/^(frame|fps|stream_|bitrate|total_size|out_time|dup_frames|drop_frames|speed|progress)=/.test(l),
-      );
-    const tail = lines.slice(-6).join("\n");
-    return tail.length > 1200 ? `…${tail.slice(-1199)}` : tail || "no error output";
-  };
 }

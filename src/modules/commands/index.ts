@@ -12,11 +12,14 @@ import {
   RunChainedBody,
   RunCommandBody,
   RunMultipleBody,
+  RunYtdlpBody,
   ValidateResult,
+  YtdlpDownloadBody,
 } from "./model";
 import type { CommandsService } from "./service";
 
 const submitErrors = { 400: ErrorBody, 401: ErrorBody, 422: ErrorBody, 429: ErrorBody };
+const ytdlpErrors = { ...submitErrors, 501: ErrorBody };
 const readErrors = { 401: ErrorBody, 404: ErrorBody, 429: ErrorBody };
 
 /** Command routes (spec §4): submit answers `{command_id}` at once; the work runs on the queue. */
@@ -53,6 +56,28 @@ export function commandsRoutes(service: CommandsService, guard: AuthGuard) {
         summary: "Run up to 10 independent FFmpeg commands",
         description:
           "Answers `{command_ids}` in request order; each is polled on its own (`MULTIPLE_COMMAND`).",
+      },
+    })
+    .post("/ytdlp-download", ({ accountId, body }) => service.runYtdlp(accountId, body, false), {
+      body: YtdlpDownloadBody,
+      response: { 200: CommandIdResult, ...ytdlpErrors },
+      detail: {
+        operationId: "commands.ytdlpDownload",
+        summary: "Download media with yt-dlp",
+        description:
+          "Each `in_x` URL becomes output `out_x` (`x.<ext>`), `command_type` `YTDLP_COMMAND`. All traffic goes " +
+          "through the server's egress proxy with the same URL rules as `input_files`. 501 when yt-dlp is not installed.",
+      },
+    })
+    .post("/run-ytdlp-command", ({ accountId, body }) => service.runYtdlp(accountId, body, true), {
+      body: RunYtdlpBody,
+      response: { 200: CommandIdResult, ...ytdlpErrors },
+      detail: {
+        operationId: "commands.runYtdlp",
+        summary: "Download media with yt-dlp, then optionally run an FFmpeg command on it",
+        description:
+          "With `ffmpeg_command`, the downloads stand in for `{{in_x}}` and `output_files` are the results; " +
+          "without it, the same as ytdlp-download. 501 when yt-dlp is not installed.",
       },
     })
     .post("/commands/validate", ({ body }) => service.validate(body), {

@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { FORMAT_SELECTORS } from "../../media/ytdlp";
 
 const nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T, description?: string) =>
   t.Union([s, t.Null()], description ? { description } : {});
@@ -41,6 +42,31 @@ export const RunMultipleBody = t.Object({
     description: "Up to 10 independent commands",
   }),
   ...common,
+});
+
+const FormatSelector = t.Union(
+  FORMAT_SELECTORS.map((s) => t.Literal(s)),
+  {
+    description:
+      "yt-dlp format preset (default `best`); a resolution takes the closest one when that height is missing; " +
+      "`audio_only` extracts the audio track",
+  },
+);
+
+const ytdlpFields = {
+  input_urls: Aliases("in", "Page or media URLs, each downloaded with yt-dlp"),
+  format_selector: t.Optional(FormatSelector),
+  ...common,
+};
+
+export const YtdlpDownloadBody = t.Object(ytdlpFields);
+
+export const RunYtdlpBody = t.Object({
+  ...ytdlpFields,
+  ffmpeg_command: t.Optional(
+    t.String({ description: "Runs after the downloads; `{{in_x}}` are the downloaded files" }),
+  ),
+  output_files: t.Optional(Aliases("out", "Output file names (required with ffmpeg_command)")),
 });
 
 export const CommandIdParams = t.Object({ commandId: t.String() });

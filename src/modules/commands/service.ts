@@ -4,11 +4,13 @@ import { type CommandType, commands, files } from "../../db/schema";
 import { AppError, notFound } from "../../errors";
 import type { CommandQueue } from "../../jobs/command-queue";
 import type { Logger } from "../../log";
+import { YTDLP_MISSING_MESSAGE } from "../../media/ytdlp";
 import type { UrlPolicy } from "../../net/safe-fetch";
 import type { StorageDriver } from "../../storage/driver";
 import type { Command } from "./model";
 import { presentCommands } from "./present";
 import { type CommandInput, MAX_STEPS, validateMetadata, validateSubmission } from "./validate";
+import { validateYtdlp, type YtdlpBody, ytdlpOriginal } from "./ytdlp";
 
 export interface CommandsDeps {
   db: Db;
@@ -21,6 +23,8 @@ export interface CommandsDeps {
   defaultRunSeconds: number;
   maxRunSeconds: number;
   maxQueuedPerAccount: number;
+  /** Whether yt-dlp was found at start; without it the yt-dlp endpoints answer 501. */
+  ytdlpAvailable: boolean;
   now?: () => number;
 }
 
@@ -159,6 +163,28 @@ export function createCommandsService(deps: CommandsDeps) {
       );
       for (const id of ids) deps.queue.enqueue(id);
       return { command_ids: ids };
+    },
+
+    /**
+     * ytdlp-download (`withCommand` false: any ffmpeg_command is ignored) and run-ytdlp-command.
+     * Download-only rows have no ffmpeg step and no declared outputs: they follow from the inputs.
+     */
+    runYtdlp(accountId: string, body: YtdlpBody, withCommand: boolean): { command_id: string } {
+      if (!deps.ytdlpAvailable) throw new AppError("NOT_IMPLEMENTED", YTDLP_MISSING_MESSAGE);
+      const b: YtdlpBody = withCommand
+        ? body
+        : { ...body, ffmpeg_command: undefined, output_files: undefined };
+      validateYtdlp(b, deps.policy);
+      checkQueueRoom(accountId, 1);
+      const cmd = b.ffmpeg_command;
+      const row = {
+        ...b,
+        input_files: b.input_urls,
+        output_files: cmd === undefined ? {} : (b.output_files ?? {}),
+      };
+      const id = insert(accountId, "YTDLP_COMMAND", row, cmd === undefined ? [] : [cmd], ytdlpOriginal(b));
+      deps.queue.enqueue(id);
+      return { command_id: id };
     },
 
     /** Dry run: the same checks as submit, no execution; shows the argv each step would run. */

@@ -76,7 +76,9 @@ export async function receiveUpload(
       let fileBytes = 0;
       const stream = abortable(part.body, ac.signal, (n) => {
         gate.consumed(n);
-        if (counting && (fileBytes += n) > opts.maxBytes) fail(new TooLargeError(opts.maxBytes));
+        if (!counting) return;
+        fileBytes += n;
+        if (fileBytes > opts.maxBytes) fail(new TooLargeError(opts.maxBytes));
       });
       const work = (async () => {
         if (++parts > MAX_PARTS) throw validationError(["body"], `at most ${MAX_PARTS} parts are accepted`);

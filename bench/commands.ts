@@ -7,7 +7,7 @@
  *
  *   bun bench/commands.ts                          local disk, then S3 (the local RGW), 30 runs each
  *   bun bench/commands.ts --storage local --runs 10
- *   bun bench/commands.ts --profile                per-phase times from a patched COPY of src/ (see
+ *   bun bench/commands.ts --profile                per-phase times from a patched copy of HEAD (see
  *                                                  bench/lib-s3/profile.ts); the checkout is not touched
  *   bun bench/commands.ts --root /tmp/copy --env SANDBOX=off --no-write   (another tree / a setting)
  *
@@ -155,7 +155,7 @@ async function main(): Promise<number> {
     `# Command overhead benchmark, ${started.toISOString()}`,
     "",
     `Machine: ${await machine()}; load average ${load0} before, ${loadAverage()} after.`,
-    `Server: ${root ?? "this checkout"}${opt.profile && !opt.root ? " (a copy + bench/lib-s3/profile.patch)" : ""}${opt.env.length ? `, env ${opt.env.join(" ")}` : ""}; ` +
+    `Server: ${root ?? "this checkout"}${opt.profile && !opt.root ? " (git HEAD + bench/lib-s3/profile.patch)" : ""}${opt.env.length ? `, env ${opt.env.join(" ")}` : ""}; ` +
       `peak RSS ${sides.map((s) => `${s.storage} ${s.peakMB.toFixed(0)} MB`).join(", ")}.`,
     `Command: \`-i {{in_v}} -frames:v 1 {{out_thumb}}\` (jpg) on a stored 1 s 160×120 H.264+AAC mp4; ` +
       `${opt.warmup} warm-up runs, then ${runs} sequential runs per storage.`,

@@ -82,7 +82,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
       fetchOptions,
     },
     jobsDir: join(config.DATA_DIR, "jobs"),
-    probeNow: probes.probeNow,
+    probeTimeoutMs: config.PROBE_TIMEOUT_SECONDS * 1000,
     maxOutputBytes: config.COMMAND_MAX_OUTPUT_BYTES,
     nice: config.MEDIA_NICE,
     ytdlp: ytdlp.ok

@@ -7,12 +7,13 @@ import { type CommandRow, files } from "../db/schema";
 import { extensionOf } from "../lib/filename";
 import type { Logger } from "../log";
 import { type PlannedStep, planChain, planCommand, SUBTITLE_DEMUXER_WHITELIST } from "../media/ffmpeg";
-import { isSubtitleFile } from "../media/ffprobe";
+import { isSubtitleFile, probeFile } from "../media/ffprobe";
 import { runProcess } from "../media/runner";
 import type { Sandbox } from "../media/sandbox";
 import { objectKey, type StorageDriver } from "../storage/driver";
 import { progressReader, redactor } from "./ffmpeg-output";
 import { type InputDeps, JobFailure, type PreparedInputs, prepareInputs } from "./inputs";
+import { probeColumns } from "./probe-queue";
 import { downloadOutputs, downloadWithYtdlp, selectorOf, type YtdlpDeps } from "./ytdlp";
 
 export interface CommandRunnerDeps {
@@ -22,8 +23,8 @@ export interface CommandRunnerDeps {
   log: Logger;
   inputs: InputDeps;
   jobsDir: string;
-  /** Probes a stored output right away (outputs are STORED when the command reports SUCCESS). */
-  probeNow(fileId: string): Promise<void>;
+  /** ffprobe time limit for outputs (they are probed before the command reports SUCCESS). */
+  probeTimeoutMs: number;
   /** Largest file ffmpeg may write (RLIMIT_FSIZE) and largest total of all outputs. */
   maxOutputBytes: number;
   /** CPU niceness of ffmpeg (0 = same priority as the API). */
@@ -208,35 +209,46 @@ async function storeOutputs(
   paths: Record<string, string>,
 ) {
   const now = deps.now ?? Date.now;
-  for (const [alias, filename] of Object.entries(outputs)) {
-    const fileId = crypto.randomUUID();
-    const key = objectKey(row.accountId, fileId, filename);
-    let size: number;
-    try {
-      ({ size } = await deps.storage.put(key, Bun.file(paths[alias] as string).stream()));
-    } catch (err) {
-      deps.log.error("storing an output failed", { commandId: row.id, alias, err });
-      throw new JobFailure("STORAGE_ERROR", `output {{${alias}}} could not be stored`);
-    }
-    const t = new Date(now());
-    deps.db
-      .insert(files)
-      .values({
-        id: fileId,
-        accountId: row.accountId,
-        storeType: "OUTPUT",
-        status: "PROCESSING",
-        filename,
-        storageKey: key,
-        sizeBytes: size,
-        commandId: row.id,
-        outputAlias: alias,
-        createdAt: t,
-        updatedAt: t,
-      })
-      .run();
-    await deps.probeNow(fileId);
-  }
+  // Each output is probed where ffmpeg wrote it, while it is being stored (no second read from
+  // storage, no presigned URL on S3), and its row is written once, already STORED or FAILED.
+  await Promise.all(
+    Object.entries(outputs).map(async ([alias, filename]) => {
+      const fileId = crypto.randomUUID();
+      const key = objectKey(row.accountId, fileId, filename);
+      const path = paths[alias] as string;
+      const probe = probeFile(path, {
+        timeoutMs: deps.probeTimeoutMs,
+        sandbox: deps.sandbox,
+        fileName: filename,
+        nice: deps.nice,
+      });
+      let size: number;
+      try {
+        ({ size } = await deps.storage.put(key, Bun.file(path).stream()));
+      } catch (err) {
+        await probe.catch(() => {});
+        deps.log.error("storing an output failed", { commandId: row.id, alias, err });
+        throw new JobFailure("STORAGE_ERROR", `output {{${alias}}} could not be stored`);
+      }
+      const t = new Date(now());
+      deps.db
+        .insert(files)
+        .values({
+          id: fileId,
+          accountId: row.accountId,
+          storeType: "OUTPUT",
+          filename,
+          storageKey: key,
+          sizeBytes: size,
+          commandId: row.id,
+          outputAlias: alias,
+          createdAt: t,
+          updatedAt: t,
+          ...probeColumns(await probe),
+        } as typeof files.$inferInsert)
+        .run();
+    }),
+  );
 }
 
 /** A re-run starts from scratch: outputs stored by an interrupted attempt are removed first. */

@@ -5,6 +5,7 @@ import { files } from "../db/schema";
 import type { Logger } from "../log";
 import { probeFile, probeUrl } from "../media/ffprobe";
 import type { Sandbox } from "../media/sandbox";
+import type { ProbeOutcome } from "../media/types";
 import type { StorageDriver } from "../storage/driver";
 
 export interface ProbeQueueDeps {
@@ -18,6 +19,29 @@ export interface ProbeQueueDeps {
   /** CPU niceness of ffprobe (0 = same priority as the API). */
   nice: number;
   now?: () => number;
+}
+
+/** The file columns a probe outcome sets: STORED with metadata, or FAILED with PROBE_FAILED. */
+export function probeColumns(outcome: ProbeOutcome): Partial<typeof files.$inferInsert> {
+  if (outcome.kind === "failed")
+    return { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: outcome.message };
+  const i = outcome.info;
+  return {
+    status: "STORED",
+    duration: i.duration,
+    fileType: i.file_type,
+    fileFormat: i.file_format,
+    codec: i.codec,
+    pixelFormat: i.pixel_format,
+    mimeType: i.mime_type,
+    width: i.width,
+    height: i.height,
+    frameRate: i.frame_rate,
+    bitrateVideoKb: i.bitrate_video_kb,
+    bitrateAudioKb: i.bitrate_audio_kb,
+    sampleRate: i.sample_rate,
+    channels: i.channels,
+  };
 }
 
 /**
@@ -71,29 +95,12 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
 
     const outcome = await probe(row.storageKey, row.filename);
     const ms = Math.round(performance.now() - started);
-    if (outcome.kind === "failed") {
-      finish(fileId, { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: outcome.message });
-      log.info("probe failed", { fileId, ms, reason: outcome.message });
-      return;
-    }
-    const i = outcome.info;
-    finish(fileId, {
-      status: "STORED",
-      duration: i.duration,
-      fileType: i.file_type,
-      fileFormat: i.file_format,
-      codec: i.codec,
-      pixelFormat: i.pixel_format,
-      mimeType: i.mime_type,
-      width: i.width,
-      height: i.height,
-      frameRate: i.frame_rate,
-      bitrateVideoKb: i.bitrate_video_kb,
-      bitrateAudioKb: i.bitrate_audio_kb,
-      sampleRate: i.sample_rate,
-      channels: i.channels,
+    finish(fileId, probeColumns(outcome));
+    log.info(outcome.kind === "failed" ? "probe failed" : "probe done", {
+      fileId,
+      ms,
+      ...(outcome.kind === "failed" ? { reason: outcome.message } : { fileType: outcome.info.file_type }),
     });
-    log.info("probe done", { fileId, ms, fileType: i.file_type, format: i.file_format });
   }
 
   function finish(fileId: string, values: Partial<typeof files.$inferInsert>) {
@@ -118,16 +125,6 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
           });
         });
     },
-    /** Probes one file now, outside the queue (command outputs, which the command waits for). */
-    probeNow: (fileId: string) =>
-      run(fileId).catch((err) => {
-        log.error("probe crashed", { fileId, err });
-        finish(fileId, {
-          status: "FAILED",
-          errorStatus: "INTERNAL_ERROR",
-          errorMessage: "metadata extraction failed unexpectedly",
-        });
-      }),
     /** Re-queues every file left PROCESSING by a previous run. */
     recover(): number {
       const rows = db

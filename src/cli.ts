@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
 import { createAuthService } from "./auth/service";
 import { type Config, ConfigError, loadConfig } from "./config";
-import { openDatabase, runMigrations } from "./db/client";
+import { openDatabase } from "./db/client";
+import { runMigrations } from "./db/migrate";
 import { startServer } from "./server";
 
 const USAGE = `renderio — self-hosted FFmpeg file and command API
@@ -28,9 +29,9 @@ function config(): Config {
   }
 }
 
-function openDb(cfg: Config) {
+async function openDb(cfg: Config) {
   const { db, sqlite } = openDatabase(cfg.DATABASE_PATH);
-  runMigrations(db);
+  await runMigrations(db);
   return { db, sqlite, auth: createAuthService(db) };
 }
 
@@ -54,13 +55,13 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   if (cmd === "migrate") {
-    const { sqlite } = openDb(config());
+    const { sqlite } = await openDb(config());
     sqlite.close();
     return void process.stdout.write("migrations applied\n");
   }
 
   if (cmd === "keys") {
-    const { auth, sqlite } = openDb(config());
+    const { auth, sqlite } = await openDb(config());
     try {
       if (sub === "create") {
         const { values } = parseArgs({

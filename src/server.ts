@@ -1,6 +1,6 @@
 import { createApp } from "./app";
 import type { Config } from "./config";
-import { runMigrations } from "./db/client";
+import { runMigrations } from "./db/migrate";
 import { createDeps, type Deps } from "./deps";
 import type { LocalStorage } from "./storage/local";
 import type { S3Storage } from "./storage/s3";
@@ -19,7 +19,7 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const deps = await createDeps(config);
   const { log } = deps;
-  runMigrations(deps.db);
+  await runMigrations(deps.db);
   await sweepStorage(deps);
 
   let firstKey: string | undefined;

@@ -1,8 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
-import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import * as schema from "./schema";
 
 export type Db = ReturnType<typeof drizzle<typeof schema>>;
@@ -20,9 +19,4 @@ export function openDatabase(path: string): { db: Db; sqlite: Database } {
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA busy_timeout = 5000");
   return { db: drizzle(sqlite, { schema }), sqlite };
-}
-
-/** Applies the committed migrations in `drizzle/`; re-running is a no-op. */
-export function runMigrations(db: Db): void {
-  migrate(db, { migrationsFolder: join(import.meta.dir, "../../drizzle") });
 }

@@ -55,7 +55,7 @@ export function createApp(deps: Deps) {
       }
     })
     .use(docs(deps.version))
-    .use(healthRoutes(deps.version))
+    .use(healthRoutes(deps))
     .use(mediaRoutes(deps.media))
     .group("/api/v1", (api) =>
       api

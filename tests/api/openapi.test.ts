@@ -16,6 +16,7 @@ const ROUTES: [string, string, string][] = [
   ["delete", "/api/v1/files/{fileId}", "files.delete"],
   ["get", "/media/{fileId}/{filename}", "media.download"],
   ["get", "/health", "health.get"],
+  ["get", "/ready", "health.ready"],
 ];
 
 test("the document lists every route with its operationId and response schemas", () => {
@@ -51,6 +52,12 @@ test("upload is described as multipart with one binary `file` field, and errors 
   expect(Object.keys(file.properties)).toEqual(
     expect.arrayContaining(["file_id", "storage_url", "status", "size_mbytes", "created_at"]),
   );
+});
+
+test("/ready reports database and storage", async () => {
+  const r = await fetch(`${server.url}/ready`);
+  expect(r.status).toBe(200);
+  expect(await r.json()).toMatchObject({ status: "ready", database: "ok" });
 });
 
 test("the docs UI and its assets are served locally (works offline)", async () => {

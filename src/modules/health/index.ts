@@ -1,9 +1,45 @@
 import { Elysia, t } from "elysia";
+import type { Deps } from "../../deps";
+import { AppError } from "../../errors";
 
-/** `GET /health`: liveness, no auth, no dependencies touched. */
-export function healthRoutes(version: string) {
-  return new Elysia().get("/health", () => ({ status: "ok" as const, version }), {
-    response: { 200: t.Object({ status: t.Literal("ok"), version: t.String() }) },
-    detail: { tags: ["System"], security: [], operationId: "health.get", summary: "Liveness check" },
-  });
+/**
+ * `GET /health`: liveness (the process answers; nothing else is touched).
+ * `GET /ready`: readiness — the database answers and the storage backend is reachable, and the server
+ * is not shutting down; otherwise 503 SERVICE_UNAVAILABLE, so a load balancer stops sending traffic.
+ */
+export function healthRoutes(deps: Pick<Deps, "version" | "sqlite" | "storage" | "lifecycle">) {
+  const detail = { tags: ["System"], security: [] };
+  return new Elysia()
+    .get("/health", () => ({ status: "ok" as const, version: deps.version }), {
+      response: { 200: t.Object({ status: t.Literal("ok"), version: t.String() }) },
+      detail: { ...detail, operationId: "health.get", summary: "Liveness check" },
+    })
+    .get(
+      "/ready",
+      async () => {
+        if (deps.lifecycle.shuttingDown) throw new AppError("SERVICE_UNAVAILABLE", "shutting down");
+        try {
+          deps.sqlite.query("select 1").get();
+        } catch {
+          throw new AppError("SERVICE_UNAVAILABLE", "database unavailable");
+        }
+        try {
+          await deps.storage.ping();
+        } catch {
+          throw new AppError("SERVICE_UNAVAILABLE", "storage unavailable");
+        }
+        return { status: "ready" as const, database: "ok" as const, storage: deps.storage.kind };
+      },
+      {
+        response: {
+          200: t.Object({ status: t.Literal("ready"), database: t.Literal("ok"), storage: t.String() }),
+          503: t.Object({ error: t.String(), message: t.String() }),
+        },
+        detail: {
+          ...detail,
+          operationId: "health.ready",
+          summary: "Readiness: database and storage reachable",
+        },
+      },
+    );
 }

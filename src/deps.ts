@@ -79,6 +79,9 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
       storage,
       signer,
       s3PublicBaseUrl: config.S3_PUBLIC_BASE_URL,
+      storageOrigins: [config.S3_ENDPOINT, config.S3_PUBLIC_BASE_URL]
+        .filter((u): u is string => config.STORAGE_DRIVER === "s3" && u !== undefined)
+        .map((u) => new URL(u).origin),
       fetchOptions,
     },
     jobsDir: join(config.DATA_DIR, "jobs"),

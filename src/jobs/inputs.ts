@@ -30,6 +30,12 @@ export interface InputDeps {
   storage: StorageDriver;
   signer: UrlSigner;
   s3PublicBaseUrl?: string | undefined;
+  /**
+   * Origins of our own bucket (S3 endpoint, public URL). Their URLs may be fetched even when the
+   * store sits on a private network: the store checks the presigned signature itself, so this adds no
+   * reach beyond what the URL's holder already has.
+   */
+  storageOrigins?: string[];
   fetchOptions: SafeFetchOptions;
 }
 
@@ -78,7 +84,7 @@ export async function prepareInputs(
 
 async function download(deps: InputDeps, alias: string, url: string, jobDir: string, signal: AbortSignal) {
   try {
-    const res = await safeFetch(url, { ...deps.fetchOptions, signal });
+    const res = await safeFetch(url, { ...fetchPolicyFor(deps, url), signal });
     const name = contentDispositionFilename(res.headers) ?? filenameFromUrl(res.finalUrl) ?? "";
     const target = join(jobDir, "in", `${alias}${dotExt(name)}`);
     await writeStreamToFile(target, res.body);
@@ -90,6 +96,18 @@ async function download(deps: InputDeps, alias: string, url: string, jobDir: str
     }
     throw e;
   }
+}
+
+/** The outbound policy for one input URL: our own bucket's origin is trusted, anything else is not. */
+function fetchPolicyFor(deps: InputDeps, raw: string): SafeFetchOptions {
+  const url = URL.parse(raw);
+  if (!url || !deps.storageOrigins?.includes(url.origin)) return deps.fetchOptions;
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  return {
+    ...deps.fetchOptions,
+    allowedHosts: [...(deps.fetchOptions.allowedHosts ?? []), url.hostname],
+    allowedPorts: [...(deps.fetchOptions.allowedPorts ?? []), port],
+  };
 }
 
 /** `.ext` of a name when it is a plain short extension, else "" (ffmpeg probes content anyway). */

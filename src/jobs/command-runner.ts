@@ -55,7 +55,7 @@ export async function executeCommand(
   signal: AbortSignal,
 ): Promise<RunOutcome> {
   const jobDir = join(deps.jobsDir, row.id);
-  await rm(jobDir, { recursive: true, force: true });
+  if (existsSync(jobDir)) await rm(jobDir, { recursive: true, force: true }); // left by a crashed attempt
   await mkdir(join(jobDir, "in"), { recursive: true });
   await mkdir(join(jobDir, "out"), { recursive: true });
   try {
@@ -216,11 +216,11 @@ async function storeOutputs(
       const fileId = crypto.randomUUID();
       const key = objectKey(row.accountId, fileId, filename);
       const path = paths[alias] as string;
+      // Not niced: this short probe sits on the command's critical path (ffmpeg itself is niced).
       const probe = probeFile(path, {
         timeoutMs: deps.probeTimeoutMs,
         sandbox: deps.sandbox,
         fileName: filename,
-        nice: deps.nice,
       });
       let size: number;
       try {

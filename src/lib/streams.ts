@@ -81,13 +81,21 @@ export function createGate(highWater: number, signal: AbortSignal) {
   };
 }
 
-/** Streams a body into a file (8 MiB flushes, so memory stays flat); returns the bytes written. */
-export async function writeStreamToFile(path: string, body: ReadableStream<Uint8Array>): Promise<number> {
+/**
+ * Streams a body into a file (flushing every 8 MiB, so memory stays flat); returns the bytes written.
+ * Stops with the signal's reason when it aborts. The caller owns the file on failure.
+ */
+export async function writeStreamToFile(
+  path: string,
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): Promise<number> {
   const writer = Bun.file(path).writer({ highWaterMark: 1024 * 1024 });
   let size = 0;
   let unflushed = 0;
   try {
     for await (const chunk of body) {
+      if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       writer.write(chunk);
       size += chunk.byteLength;
       unflushed += chunk.byteLength;
@@ -97,7 +105,11 @@ export async function writeStreamToFile(path: string, body: ReadableStream<Uint8
       }
     }
   } finally {
-    await writer.end();
+    try {
+      await writer.end();
+    } catch {
+      // already closed after a failed write; the caller removes the file
+    }
   }
   return size;
 }

@@ -1,5 +1,6 @@
 import { mkdir, open, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
+import { writeStreamToFile } from "../lib/streams";
 import type { ByteRange, ObjectInfo, ObjectStream, PutOptions, StorageDriver } from "./driver";
 import type { UrlSigner } from "./signing";
 
@@ -8,7 +9,6 @@ import type { UrlSigner } from "./signing";
  * `<root>/tmp/<uuid>` and renamed into place, so a reader never sees a partial object and a failed
  * write leaves nothing (the temp file is removed; stale temp files are swept at start-up).
  */
-const FLUSH_EVERY = 8 * 1024 * 1024;
 
 export interface LocalStorageOptions {
   root: string;
@@ -57,30 +57,12 @@ export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorage
         tmpReady = true;
       }
       const temp = join(tmp, crypto.randomUUID());
-      const writer = Bun.file(temp).writer({ highWaterMark: 1024 * 1024 });
-      let size = 0;
-      let unflushed = 0;
       try {
-        for await (const chunk of body) {
-          if (opts?.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-          writer.write(chunk);
-          size += chunk.byteLength;
-          unflushed += chunk.byteLength;
-          if (unflushed >= FLUSH_EVERY) {
-            await writer.flush();
-            unflushed = 0;
-          }
-        }
-        await writer.end();
+        const size = await writeStreamToFile(temp, body, opts?.signal);
         await mkdir(dirname(final), { recursive: true });
         await rename(temp, final);
         return { size };
       } catch (e) {
-        try {
-          await writer.end();
-        } catch {
-          // the writer may already be closed; the temp file is removed below either way
-        }
         await rm(temp, { force: true });
         throw e;
       }

@@ -1,5 +1,6 @@
 import { t } from "elysia";
 import { FORMAT_SELECTORS } from "../../media/ytdlp";
+import { StoredFile } from "../files/model";
 
 const nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T, description?: string) =>
   t.Union([s, t.Null()], description ? { description } : {});
@@ -81,27 +82,30 @@ export const ListCommandsQuery = t.Object({
   ),
 });
 
-/** OutputFileMeta (spec §2.2). */
-export const OutputFile = t.Object({
-  file_id: t.String(),
-  storage_url: nullable(t.String()),
-  status: t.Union([t.Literal("PROCESSING"), t.Literal("STORED"), t.Literal("FAILED")]),
-  rendi_store_type: t.Literal("OUTPUT"),
-  is_deleted: t.Boolean(),
-  filename: t.String(),
-  size_mbytes: nullable(t.Number()),
-  duration: nullable(t.Number()),
-  file_type: nullable(t.String()),
-  file_format: nullable(t.String()),
-  codec: nullable(t.String()),
-  pixel_format: nullable(t.String()),
-  mime_type: nullable(t.String()),
-  width: nullable(t.Number()),
-  height: nullable(t.Number()),
-  frame_rate: nullable(t.Number()),
-  bitrate_video_kb: nullable(t.Number()),
-  bitrate_audio_kb: nullable(t.Number()),
-});
+/** Keys of OutputFileMeta (spec §2.2): a StoredFile without store-file, audio and error fields. */
+export const OUTPUT_FILE_KEYS = [
+  "file_id",
+  "storage_url",
+  "status",
+  "rendi_store_type",
+  "is_deleted",
+  "filename",
+  "size_mbytes",
+  "duration",
+  "file_type",
+  "file_format",
+  "codec",
+  "pixel_format",
+  "mime_type",
+  "width",
+  "height",
+  "frame_rate",
+  "bitrate_video_kb",
+  "bitrate_audio_kb",
+] as const;
+
+/** OutputFileMeta (spec §2.2), derived from the file schema so the two cannot drift apart. */
+export const OutputFile = t.Pick(StoredFile, OUTPUT_FILE_KEYS);
 
 /** CommandPollResponse (spec §2.1) plus `created_at` and our `progress` extension. */
 export const Command = t.Object({

@@ -3,7 +3,7 @@ import type { Db } from "../../db/client";
 import { type CommandRow, type FileRow, files } from "../../db/schema";
 import type { StorageDriver } from "../../storage/driver";
 import { presentFile } from "../files/present";
-import type { Command } from "./model";
+import { type Command, OUTPUT_FILE_KEYS } from "./model";
 
 type OutputMeta = Command["output_files"][string];
 
@@ -25,26 +25,9 @@ async function presentCommand(row: CommandRow, outputs: FileRow[], storage: Stor
   const output_files: Record<string, OutputMeta> = {};
   for (const f of outputs) {
     const p = await presentFile(f, storage);
-    output_files[f.outputAlias as string] = {
-      file_id: p.file_id,
-      storage_url: p.storage_url,
-      status: p.status,
-      rendi_store_type: "OUTPUT",
-      is_deleted: p.is_deleted,
-      filename: p.filename,
-      size_mbytes: p.size_mbytes,
-      duration: p.duration,
-      file_type: p.file_type,
-      file_format: p.file_format,
-      codec: p.codec,
-      pixel_format: p.pixel_format,
-      mime_type: p.mime_type,
-      width: p.width,
-      height: p.height,
-      frame_rate: p.frame_rate,
-      bitrate_video_kb: p.bitrate_video_kb,
-      bitrate_audio_kb: p.bitrate_audio_kb,
-    };
+    output_files[f.outputAlias as string] = Object.fromEntries(
+      OUTPUT_FILE_KEYS.map((k) => [k, p[k]]),
+    ) as OutputMeta;
   }
   return {
     command_id: row.id,

@@ -1,8 +1,9 @@
+import { rmSync } from "node:fs";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import { type CommandRow, commands } from "../db/schema";
 import type { Logger } from "../log";
-import { type CommandRunnerDeps, executeCommand } from "./command-runner";
+import { type CommandRunnerDeps, executeCommand, removeJobDir } from "./command-runner";
 import { JobFailure } from "./inputs";
 
 export interface CommandQueueDeps extends CommandRunnerDeps {
@@ -112,6 +113,9 @@ export function createCommandQueue(deps: CommandQueueDeps) {
       });
     } finally {
       running.delete(id);
+      await removeJobDir(deps, id).catch((err) =>
+        log.warn("could not remove a job directory", { commandId: id, err }),
+      );
     }
   }
 
@@ -138,8 +142,10 @@ export function createCommandQueue(deps: CommandQueueDeps) {
       }
     },
 
-    /** Re-queues QUEUED and interrupted PROCESSING commands, oldest first. */
+    /** Re-queues QUEUED and interrupted PROCESSING commands, oldest first (after sweeping job dirs). */
     recover(): number {
+      // Nothing runs yet: every job directory is a leftover of a previous process.
+      rmSync(deps.jobsDir, { recursive: true, force: true });
       const rows = db
         .select({ id: commands.id })
         .from(commands)

@@ -143,9 +143,21 @@ export async function executeCommand(
       throw new JobFailure("OUTPUT_TOO_LARGE", "the outputs together exceed the limit");
     await storeOutputs(deps, row, row.outputFiles, paths);
     return { ffmpegSeconds: ffmpegMs / 1000 };
-  } finally {
-    await rm(jobDir, { recursive: true, force: true });
+  } catch (e) {
+    await removeJobDir(deps, row.id);
+    throw e;
   }
+}
+
+/**
+ * Removes a command's working directory. On success the queue calls this after recording the result,
+ * so cleanup is not part of the command's latency; start-up sweeps directories a crash left behind.
+ */
+export async function removeJobDir(
+  deps: Pick<CommandRunnerDeps, "jobsDir">,
+  commandId: string,
+): Promise<void> {
+  await rm(join(deps.jobsDir, commandId), { recursive: true, force: true });
 }
 
 async function ytdlpInputs(

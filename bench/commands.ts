@@ -23,7 +23,7 @@ import { type CommandRun, runOne, storeInput } from "./lib-s3/command-runs";
 import { phasesOf, phaseTable, profiledCopy } from "./lib-s3/profile";
 import { rgw, startRenderio, stopChildren } from "./lib-s3/server";
 import { loadAverage, machine, median, ms, percentile, writeReport } from "./lib-s3/stats";
-import { run, cleanup as supportCleanup, tempDir } from "./support";
+import { run, runBench, tempDir } from "./support";
 
 const TARGET_MS = 150;
 const { values: opt } = parseArgs({
@@ -184,13 +184,4 @@ async function main(): Promise<number> {
   return v.ok ? 0 : 1;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (e) {
-  console.error(e);
-} finally {
-  stopChildren();
-  supportCleanup();
-}
-process.exit(code);
+await runBench(main, stopChildren);

@@ -20,7 +20,7 @@ import { type CaseResult, type Ctx, type Series, storeFileCase, uploadCase } fro
 import { rgw, stopChildren } from "./lib-s3/server";
 import { loadAverage, machine, median, writeReport } from "./lib-s3/stats";
 import { MiB, makeRandom } from "./payloads";
-import { cleanup as supportCleanup, tempDir } from "./support";
+import { runBench, tempDir } from "./support";
 
 const MIN_RATIO = 0.8;
 const MAX_RSS_MB = 200;
@@ -145,13 +145,4 @@ async function main(): Promise<number> {
   return rows.every((r) => pass(r.result)) ? 0 : 1;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (e) {
-  console.error(e);
-} finally {
-  stopChildren();
-  supportCleanup();
-}
-process.exit(code);
+await runBench(main, stopChildren);

@@ -228,3 +228,17 @@ export async function run(argv: string[]): Promise<void> {
 export function loadAverage(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 }
+
+/** Runs a benchmark's main(): exit code from main (1 on a throw), children and temp dirs always cleaned up. */
+export async function runBench(main: () => Promise<number>, stopExtra?: () => void): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (e) {
+    console.error(e);
+  } finally {
+    stopExtra?.();
+    cleanup();
+  }
+  process.exit(code);
+}

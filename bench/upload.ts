@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type CaseResult, largeUpload, median, smallUploads } from "./cases";
 import { MiB, makeMp4, makeRandom } from "./payloads";
-import { cleanup, loadAverage, ROOT, tempDir } from "./support";
+import { loadAverage, ROOT, runBench, tempDir } from "./support";
 
 interface Target {
   text: string;
@@ -136,12 +136,4 @@ async function main(): Promise<number> {
   return rows.some((r) => verdict(r) === "FAIL") ? 1 : 0;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (e) {
-  console.error(e);
-} finally {
-  cleanup();
-}
-process.exit(code);
+await runBench(main);

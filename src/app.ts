@@ -24,7 +24,7 @@ export function createApp(deps: Deps) {
   // Bun's own body limit is only a backstop: uploads are capped while streaming (a JSON 413), JSON
   // bodies by Content-Length in onRequest below.
   return new Elysia({ serve: { maxRequestBodySize: deps.config.MAX_UPLOAD_BYTES + 1024 ** 3 } })
-    .use(requestContext(deps.log))
+    .use(requestContext(deps.log, deps.metrics))
     .use(errorHandler(deps.log))
     .onRequest(({ request }) => {
       if (deps.lifecycle.shuttingDown) {

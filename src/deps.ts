@@ -4,6 +4,7 @@ import { createRateLimiter } from "./auth/rate-limit";
 import { createAuthService } from "./auth/service";
 import type { Config } from "./config";
 import { openDatabase } from "./db/client";
+import { createMetrics } from "./http/metrics";
 import { createCommandQueue } from "./jobs/command-queue";
 import { localMediaRef } from "./jobs/inputs";
 import { createProbeQueue } from "./jobs/probe-queue";
@@ -28,6 +29,7 @@ import { createUrlSigner, loadSigningSecret, type UrlSigner } from "./storage/si
  */
 export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {}) {
   const log = createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics();
   // Started first: `yt-dlp --version` (~0.3 s of Python start-up) overlaps the sandbox probe.
   const ytdlpDetection = detectYtdlp(config.YTDLP_PATH);
   const { db, sqlite } = openDatabase(config.DATABASE_PATH);
@@ -43,6 +45,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     timeoutMs: config.PROBE_TIMEOUT_SECONDS * 1000,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
     nice: config.MEDIA_NICE,
+    metrics,
   });
   const auth = createAuthService(db);
   const fetchOptions: SafeFetchOptions = {
@@ -101,6 +104,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
         }
       : null,
     concurrency: config.COMMAND_CONCURRENCY,
+    metrics,
     maxAttempts: config.COMMAND_MAX_ATTEMPTS,
   });
   const commandsService = createCommandsService({
@@ -130,11 +134,18 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
     disableAfterFailures: config.WEBHOOK_DISABLE_AFTER_FAILURES,
     pollMs: config.WEBHOOK_POLL_MS,
+    metrics,
     present: (accountId, commandId) => commandsService.get(accountId, commandId),
   });
   hooks.commandFinished = (id) => webhooks.onCommandFinished(id);
+  metrics.gauge("renderio_queue_depth", "Background jobs waiting or running, by kind and state", () => [
+    [{ kind: "probe", state: "queued_or_running" }, probes.size],
+    [{ kind: "command", state: "queued" }, commandQueue.depth.queued],
+    [{ kind: "command", state: "running" }, commandQueue.depth.running],
+  ]);
   return {
     config,
+    metrics,
     signer,
     webhooks,
     webhookConfig: createWebhookConfigService(db, fetchOptions),
@@ -152,7 +163,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     rateLimiter: createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
     fetchOptions,
     storeFile,
-    files: createFilesService({ db, storage, log, probes, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
+    files: createFilesService({ db, storage, log, probes, maxUploadBytes: config.MAX_UPLOAD_BYTES, metrics }),
     media: createMediaService(db, storage, signer),
     lifecycle: { shuttingDown: false },
   };

@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import { type CommandRow, commands } from "../db/schema";
+import { DURATION, DURATION_HELP, JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { type CommandRunnerDeps, executeCommand, removeJobDir } from "./command-runner";
 import { JobFailure } from "./inputs";
@@ -11,6 +12,7 @@ export interface CommandQueueDeps extends CommandRunnerDeps {
   concurrency: number;
   /** Starts of one command (crash recoveries included) before it is failed for good. */
   maxAttempts: number;
+  metrics?: Metrics;
   /** Called once a command reaches SUCCESS or FAILED (webhooks hook in here). */
   onFinished?: (commandId: string) => void;
 }
@@ -87,6 +89,8 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         ffmpegRunSeconds: ffmpegSeconds === null ? null : round(ffmpegSeconds),
         progress: null,
       });
+      deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "command", outcome: "success" });
+      deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "command" }, (performance.now() - t0) / 1000);
       log.info("command succeeded", {
         commandId: id,
         type: row.commandType,
@@ -106,6 +110,11 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         errorMessage: failure.message,
         progress: null,
       });
+      deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, {
+        kind: "command",
+        outcome: failure.errorStatus.toLowerCase(),
+      });
+      deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "command" }, (performance.now() - t0) / 1000);
       log.info("command failed", {
         commandId: id,
         errorStatus: failure.errorStatus,

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import type { Db } from "../db/client";
 import { files } from "../db/schema";
+import { DURATION, DURATION_HELP, JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { probeFile, probeUrl } from "../media/ffprobe";
 import type { Sandbox } from "../media/sandbox";
@@ -16,6 +17,7 @@ export interface ProbeQueueDeps {
   concurrency: number;
   timeoutMs: number;
   maxAttempts: number;
+  metrics?: Metrics;
   /** CPU niceness of ffprobe (0 = same priority as the API). */
   nice: number;
   now?: () => number;
@@ -96,6 +98,8 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     const outcome = await probe(row.storageKey, row.filename);
     const ms = Math.round(performance.now() - started);
     finish(fileId, probeColumns(outcome));
+    deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "probe", outcome: outcome.kind });
+    deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "probe" }, ms / 1000);
     log.info(outcome.kind === "failed" ? "probe failed" : "probe done", {
       fileId,
       ms,

@@ -2,6 +2,7 @@ import { and, asc, eq, lte, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import type { Db } from "../db/client";
 import { commands, webhookConfigs, webhookDeliveries } from "../db/schema";
+import { JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { FetchError, type SafeFetchOptions, safeFetch } from "../net/safe-fetch";
 
@@ -14,6 +15,7 @@ export interface WebhookDeps {
   timeoutMs: number;
   disableAfterFailures: number;
   pollMs: number;
+  metrics?: Metrics;
   /** The poll body of a command, exactly as GET /api/v1/commands/:id returns it. */
   present(accountId: string, commandId: string): Promise<unknown>;
   now?: () => number;
@@ -104,6 +106,7 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
           .where(eq(webhookConfigs.accountId, d.accountId))
           .run();
       }
+      deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "webhook", outcome: "delivered" });
       log.info("webhook delivered", { deliveryId: d.id, commandId: d.commandId, attempts, status: code });
       return;
     }
@@ -115,6 +118,7 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
       lastError: error,
       nextAttemptAt: new Date(now() + (delay ?? 0) * 1000),
     });
+    deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "webhook", outcome: "attempt_failed" });
     log.info("webhook attempt failed", {
       deliveryId: d.id,
       commandId: d.commandId,

@@ -2,6 +2,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { files } from "../../db/schema";
 import { notFound } from "../../errors";
+import type { Metrics } from "../../http/metrics";
 import type { Logger } from "../../log";
 import type { StorageDriver } from "../../storage/driver";
 import type { StoredFile } from "./model";
@@ -14,11 +15,20 @@ export interface FilesDeps {
   log: Logger;
   probes: { enqueue(fileId: string): void };
   maxUploadBytes: number;
+  metrics?: Metrics;
   now?: () => number;
 }
 
 /** Files: upload, read, list, delete. Knows nothing of HTTP beyond the Request it streams from. */
-export function createFilesService({ db, storage, log, probes, maxUploadBytes, now = Date.now }: FilesDeps) {
+export function createFilesService({
+  db,
+  storage,
+  log,
+  probes,
+  maxUploadBytes,
+  metrics,
+  now = Date.now,
+}: FilesDeps) {
   const own = (accountId: string, fileId: string) =>
     db
       .select()
@@ -50,6 +60,7 @@ export function createFilesService({ db, storage, log, probes, maxUploadBytes, n
         await storage.delete(got.key);
         throw e;
       }
+      metrics?.inc("renderio_upload_bytes_total", "Bytes received by the upload endpoint", {}, got.size);
       log.info("file uploaded", { fileId, accountId, bytes: got.size, filename: got.filename });
       probes.enqueue(fileId);
       return { file_id: fileId };

@@ -4,16 +4,28 @@ import { AppError } from "../../errors";
 
 /**
  * `GET /health`: liveness (the process answers; nothing else is touched).
+ * `GET /metrics`: Prometheus text format (requests, upload bytes, jobs, queue depth), no auth.
  * `GET /ready`: readiness — the database answers and the storage backend is reachable, and the server
  * is not shutting down; otherwise 503 SERVICE_UNAVAILABLE, so a load balancer stops sending traffic.
  */
-export function healthRoutes(deps: Pick<Deps, "version" | "sqlite" | "storage" | "lifecycle">) {
+export function healthRoutes(deps: Pick<Deps, "version" | "sqlite" | "storage" | "lifecycle" | "metrics">) {
   const detail = { tags: ["System"], security: [] };
   return new Elysia()
     .get("/health", () => ({ status: "ok" as const, version: deps.version }), {
       response: { 200: t.Object({ status: t.Literal("ok"), version: t.String() }) },
       detail: { ...detail, operationId: "health.get", summary: "Liveness check" },
     })
+    .get(
+      "/metrics",
+      () =>
+        new Response(deps.metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        }),
+      {
+        response: { 200: t.String({ description: "Prometheus text exposition format" }) },
+        detail: { ...detail, operationId: "health.metrics", summary: "Prometheus metrics (text format)" },
+      },
+    )
     .get(
       "/ready",
       async () => {

@@ -133,23 +133,28 @@ function freePort(): number {
   return port;
 }
 
+/** The environment every benchmark gives renderio: loopback, its own data dir, no rate limit, quiet logs. */
+export function serverEnv(dataDir: string, port: number): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    RATE_LIMIT_PER_MINUTE: "0",
+    LOG_LEVEL: "warn",
+    SHUTDOWN_GRACE_SECONDS: "2",
+  };
+}
+
 /** `bun src/index.ts serve` on a free loopback port with a fresh data dir; resolves with its first key. */
 export async function startRenderio(dataDir: string): Promise<Child & { key: string }> {
   const port = freePort();
   const proc = track(
     Bun.spawn([BUN, join(ROOT, "src/index.ts"), "serve"], {
       cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: process.env.HOME ?? "/root",
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-        RATE_LIMIT_PER_MINUTE: "0",
-        LOG_LEVEL: "warn",
-        SHUTDOWN_GRACE_SECONDS: "2",
-      },
+      env: serverEnv(dataDir, port),
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",

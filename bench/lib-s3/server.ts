@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureRgw, type S3Settings } from "../../tests/helpers/s3-servers";
-import { ROOT } from "../support";
+import { ROOT, serverEnv } from "../support";
 
 const BUN = process.execPath;
 const TICKS_PER_SECOND = 100; // USER_HZ of /proc/<pid>/stat
@@ -121,18 +121,7 @@ export async function startRenderio(
   const port = freePort();
   const p = spawnChild(
     [BUN, join(root, "src/index.ts"), "serve"],
-    {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/root",
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      RATE_LIMIT_PER_MINUTE: "0",
-      LOG_LEVEL: "warn",
-      SHUTDOWN_GRACE_SECONDS: "2",
-      ...env,
-    },
+    { ...serverEnv(dataDir, port), ...env },
     root,
   );
   const url = `http://127.0.0.1:${port}`;

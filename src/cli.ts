@@ -30,9 +30,9 @@ function config(): Config {
 }
 
 async function openDb(cfg: Config) {
-  const { db, sqlite } = openDatabase(cfg.DATABASE_PATH);
-  await runMigrations(db);
-  return { db, sqlite, auth: createAuthService(db) };
+  const db = openDatabase(cfg);
+  await runMigrations(db, cfg.DATABASE_URL);
+  return { db, auth: createAuthService(db) };
 }
 
 /** Dispatches a command line; `serve` keeps running until SIGTERM/SIGINT. */
@@ -55,26 +55,26 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   if (cmd === "migrate") {
-    const { sqlite } = await openDb(config());
-    sqlite.close();
+    const { db } = await openDb(config());
+    await db.close();
     return void process.stdout.write("migrations applied\n");
   }
 
   if (cmd === "keys") {
-    const { auth, sqlite } = await openDb(config());
+    const { auth, db } = await openDb(config());
     try {
       if (sub === "create") {
         const { values } = parseArgs({
           args: rest,
           options: { name: { type: "string" }, account: { type: "string" } },
         });
-        const { key } = auth.createKey({
+        const { key } = await auth.createKey({
           name: values.name ?? null,
           ...(values.account ? { accountId: values.account } : {}),
         });
         process.stdout.write(`${key}\n`);
       } else if (sub === "list") {
-        const rows = auth.listKeys();
+        const rows = await auth.listKeys();
         const fmt = (d: Date | null) => (d ? d.toISOString() : "-");
         process.stdout.write("ID\tACCOUNT\tNAME\tPREFIX\tCREATED\tLAST_USED\tREVOKED\n");
         for (const k of rows) {
@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
           );
         }
       } else if (sub === "revoke" && rest[0]) {
-        if (!auth.revokeKey(rest[0])) {
+        if (!(await auth.revokeKey(rest[0]))) {
           process.stderr.write(`no single active key matches "${rest[0]}"\n`);
           process.exitCode = 1;
         } else process.stdout.write(`revoked ${rest[0]}\n`);
@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = 2;
       }
     } finally {
-      sqlite.close();
+      await db.close();
     }
     return;
   }

@@ -31,7 +31,18 @@ export const SETTINGS = {
   DATABASE_PATH: {
     kind: "string",
     def: (c) => `${c.DATA_DIR}/renderio.db`,
-    doc: "SQLite database file.",
+    doc: "SQLite database file (when `DATABASE_URL` is unset).",
+  },
+  DATABASE_URL: {
+    kind: "string",
+    doc: "PostgreSQL instead of the embedded SQLite: `postgres://user:password@host:5432/db`. Needed to run several nodes (see Scaling out).",
+  },
+  DATABASE_POOL_SIZE: {
+    kind: "int",
+    def: "10",
+    min: 1,
+    max: 200,
+    doc: "PostgreSQL connections per node.",
   },
   PUBLIC_BASE_URL: {
     kind: "url",
@@ -329,6 +340,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       given !== undefined && given !== "" ? given : typeof s.def === "function" ? s.def(out) : s.def;
     out[name] = raw === undefined ? undefined : parseOne(name, s, raw, problems);
   }
+  const dbUrl = out.DATABASE_URL as string | undefined;
+  if (dbUrl !== undefined && !/^postgres(ql)?:\/\/./.test(dbUrl))
+    problems.push("DATABASE_URL: expected a postgres:// or postgresql:// URL");
   if (out.STORAGE_DRIVER === "s3") {
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
       if (!out[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);

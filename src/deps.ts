@@ -32,7 +32,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
   const metrics = createMetrics();
   // Started first: `yt-dlp --version` (~0.3 s of Python start-up) overlaps the sandbox probe.
   const ytdlpDetection = detectYtdlp(config.YTDLP_PATH);
-  const { db, sqlite } = openDatabase(config.DATABASE_PATH);
+  const db = openDatabase(config);
   const signer = createUrlSigner(loadSigningSecret(config.SIGNING_SECRET, config.DATA_DIR));
   const storage = await createStorage(config, signer);
   const sandbox = opts.sandbox ?? (await chooseSandbox(config, log));
@@ -155,7 +155,6 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     version: pkg.version,
     log,
     db,
-    sqlite,
     storage,
     sandbox,
     probes,

@@ -19,17 +19,19 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const deps = await createDeps(config);
   const { log } = deps;
-  await runMigrations(deps.db);
+  await runMigrations(deps.db, config.DATABASE_URL);
   await sweepStorage(deps);
 
   let firstKey: string | undefined;
-  if (deps.auth.countActiveKeys() === 0) firstKey = deps.auth.createKey({ name: "first key" }).key;
+  if ((await deps.auth.countActiveKeys()) === 0)
+    firstKey = (await deps.auth.createKey({ name: "first key" })).key;
 
   const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT });
   const server = app.server;
   if (!server) throw new Error("server did not start");
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
-  const recovered = deps.probes.recover() + deps.storeFile.recover() + deps.commandQueue.recover();
+  const recovered =
+    (await deps.probes.recover()) + (await deps.storeFile.recover()) + (await deps.commandQueue.recover());
   deps.webhooks.start();
   // Start-up garbage (migration SQL, the generated OpenAPI document, module init) is large and never
   // reused; collecting it once here lowers the server's resting memory for the rest of its life.
@@ -68,7 +70,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         grace,
       ]);
       await server.stop(true);
-      deps.sqlite.close();
+      await deps.db.close();
       log.info("stopped");
     })());
   return { deps, url, stop };

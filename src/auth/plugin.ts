@@ -12,8 +12,8 @@ import type { AuthService, Principal } from "./service";
 export function authGuard(auth: AuthService, limiter: RateLimiter) {
   // derive (not resolve): it runs before schema validation, so a request without a valid key is
   // answered 401 whatever its body looks like.
-  return new Elysia().derive({ as: "scoped" }, ({ request }): { principal: Principal } => {
-    const principal = auth.authenticate(request.headers.get("x-api-key"));
+  return new Elysia().derive({ as: "scoped" }, async ({ request }): Promise<{ principal: Principal }> => {
+    const principal = await auth.authenticate(request.headers.get("x-api-key"));
     if (!principal) throw new AppError("UNAUTHORIZED", "missing or invalid X-API-KEY");
     const meta = requestMeta(request);
     if (meta) meta.keyId = principal.keyId;

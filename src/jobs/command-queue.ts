@@ -1,7 +1,8 @@
 import { rmSync } from "node:fs";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import PQueue from "p-queue";
-import { type CommandRow, commands } from "../db/schema";
+import type { CommandRow } from "../db/schema";
+import type { Tables } from "../db/tables";
 import { DURATION, DURATION_HELP, JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { type CommandRunnerDeps, executeCommand, removeJobDir } from "./command-runner";
@@ -25,14 +26,15 @@ export interface CommandQueueDeps extends CommandRunnerDeps {
  */
 export function createCommandQueue(deps: CommandQueueDeps) {
   const { db, log } = deps;
+  const { commands } = db.t;
   const now = deps.now ?? Date.now;
   const queue = new PQueue({ concurrency: deps.concurrency });
   const running = new Map<string, AbortController>();
   const queued = new Set<string>();
 
-  function finish(row: CommandRow, values: Partial<typeof commands.$inferInsert>) {
+  async function finish(row: CommandRow, values: Partial<Tables["commands"]["$inferInsert"]>): Promise<void> {
     const t = now();
-    const done = db
+    const done = await db
       .update(commands)
       .set({
         ...values,
@@ -41,18 +43,16 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         totalProcessingSeconds: (t - row.createdAt.getTime()) / 1000,
       })
       .where(and(eq(commands.id, row.id), inArray(commands.status, ["QUEUED", "PROCESSING"])))
-      .returning({ id: commands.id })
-      .all();
+      .returning({ id: commands.id });
     if (done.length) deps.onFinished?.(row.id);
   }
 
   async function run(id: string): Promise<void> {
     queued.delete(id);
-    const row = db
+    const [row] = await db
       .select()
       .from(commands)
-      .where(and(eq(commands.id, id), inArray(commands.status, ["QUEUED", "PROCESSING"])))
-      .get();
+      .where(and(eq(commands.id, id), inArray(commands.status, ["QUEUED", "PROCESSING"])));
     if (!row) return;
     if (row.cancelRequested)
       return finish(row, {
@@ -68,7 +68,8 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         errorMessage: "the command was interrupted too often",
       });
     }
-    db.update(commands)
+    await db
+      .update(commands)
       .set({
         status: "PROCESSING",
         attempts: sql`${commands.attempts} + 1`,
@@ -76,15 +77,14 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         updatedAt: new Date(now()),
         progress: null,
       })
-      .where(eq(commands.id, id))
-      .run();
+      .where(eq(commands.id, id));
 
     const ac = new AbortController();
     running.set(id, ac);
     const t0 = performance.now();
     try {
       const { ffmpegSeconds } = await executeCommand(deps, row, ac.signal);
-      finish(row, {
+      await finish(row, {
         status: "SUCCESS",
         ffmpegRunSeconds: ffmpegSeconds === null ? null : round(ffmpegSeconds),
         progress: null,
@@ -104,7 +104,7 @@ export function createCommandQueue(deps: CommandQueueDeps) {
             ? new JobFailure("CANCELLED", "the command was cancelled")
             : new JobFailure("INTERNAL_ERROR", "the command failed unexpectedly; retrying is safe");
       if (!(e instanceof JobFailure)) log.error("command crashed", { commandId: id, err: e });
-      finish(row, {
+      await finish(row, {
         status: "FAILED",
         errorStatus: failure.errorStatus,
         errorMessage: failure.message,
@@ -136,14 +136,14 @@ export function createCommandQueue(deps: CommandQueueDeps) {
     },
 
     /** Marks a command cancelled: a queued one fails at once, a running one has its ffmpeg killed. */
-    cancel(id: string): void {
-      db.update(commands).set({ cancelRequested: true }).where(eq(commands.id, id)).run();
+    async cancel(id: string): Promise<void> {
+      await db.update(commands).set({ cancelRequested: true }).where(eq(commands.id, id));
       const ac = running.get(id);
       if (ac) ac.abort(new Error("cancelled"));
       else {
-        const row = db.select().from(commands).where(eq(commands.id, id)).get();
+        const [row] = await db.select().from(commands).where(eq(commands.id, id));
         if (row)
-          finish(row, {
+          await finish(row, {
             status: "FAILED",
             errorStatus: "CANCELLED",
             errorMessage: "the command was cancelled",
@@ -152,15 +152,14 @@ export function createCommandQueue(deps: CommandQueueDeps) {
     },
 
     /** Re-queues QUEUED and interrupted PROCESSING commands, oldest first (after sweeping job dirs). */
-    recover(): number {
+    async recover(): Promise<number> {
       // Nothing runs yet: every job directory is a leftover of a previous process.
       rmSync(deps.jobsDir, { recursive: true, force: true });
-      const rows = db
+      const rows = await db
         .select({ id: commands.id })
         .from(commands)
         .where(inArray(commands.status, ["QUEUED", "PROCESSING"]))
-        .orderBy(asc(commands.createdAt))
-        .all();
+        .orderBy(asc(commands.createdAt));
       for (const r of rows) this.enqueue(r.id);
       return rows.length;
     },

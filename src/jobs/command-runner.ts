@@ -3,7 +3,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type CommandRow, files } from "../db/schema";
+import type { CommandRow } from "../db/schema";
 import { extensionOf } from "../lib/filename";
 import type { Logger } from "../log";
 import { type PlannedStep, planChain, planCommand, SUBTITLE_DEMUXER_WHITELIST } from "../media/ffmpeg";
@@ -90,7 +90,7 @@ export async function executeCommand(
     }
     await checkSubtitleInputs(deps, steps, paths, [jobDir, ...prepared.readOnly]);
     const redact = redactor(jobDir, paths, prepared.readOnly);
-    const duration = knownDuration(deps, row);
+    const duration = await knownDuration(deps, row);
 
     const deadline = isYtdlp ? ytdlpDeadline : performance.now() + row.maxRunSeconds * 1000;
     let ffmpegMs = 0;
@@ -221,6 +221,7 @@ async function storeOutputs(
   paths: Record<string, string>,
 ) {
   const now = deps.now ?? Date.now;
+  const { files } = deps.db.t;
   // Each output is probed where ffmpeg wrote it, while it is being stored (no second read from
   // storage, no presigned URL on S3), and its row is written once, already STORED or FAILED.
   await Promise.all(
@@ -243,44 +244,42 @@ async function storeOutputs(
         throw new JobFailure("STORAGE_ERROR", `output {{${alias}}} could not be stored`);
       }
       const t = new Date(now());
-      deps.db
-        .insert(files)
-        .values({
-          id: fileId,
-          accountId: row.accountId,
-          storeType: "OUTPUT",
-          filename,
-          storageKey: key,
-          sizeBytes: size,
-          commandId: row.id,
-          outputAlias: alias,
-          createdAt: t,
-          updatedAt: t,
-          ...probeColumns(await probe),
-        } as typeof files.$inferInsert)
-        .run();
+      await deps.db.insert(files).values({
+        id: fileId,
+        accountId: row.accountId,
+        storeType: "OUTPUT",
+        filename,
+        storageKey: key,
+        sizeBytes: size,
+        commandId: row.id,
+        outputAlias: alias,
+        createdAt: t,
+        updatedAt: t,
+        ...probeColumns(await probe),
+      });
     }),
   );
 }
 
 /** A re-run starts from scratch: outputs stored by an interrupted attempt are removed first. */
 async function discardPartialOutputs(deps: CommandRunnerDeps, commandId: string) {
-  const old = deps.db.select().from(files).where(eq(files.commandId, commandId)).all();
+  const { files } = deps.db.t;
+  const old = await deps.db.select().from(files).where(eq(files.commandId, commandId));
   for (const f of old) {
     if (f.storageKey) await deps.storage.delete(f.storageKey);
-    deps.db.delete(files).where(eq(files.id, f.id)).run();
+    await deps.db.delete(files).where(eq(files.id, f.id));
   }
 }
 
 /** Duration of the first input when we know it (a stored file), for progress percentages. */
-function knownDuration(deps: CommandRunnerDeps, row: CommandRow): number | null {
+async function knownDuration(deps: CommandRunnerDeps, row: CommandRow): Promise<number | null> {
   const firstUrl = Object.values(row.inputFiles)[0];
   const id = firstUrl ? /\/([0-9a-f-]{36})\/[^/]+(?:\?|$)/.exec(firstUrl)?.[1] : undefined;
   if (!id) return null;
-  const f = deps.db
+  const { files } = deps.db.t;
+  const [f] = await deps.db
     .select({ duration: files.duration })
     .from(files)
-    .where(and(eq(files.id, id), eq(files.accountId, row.accountId)))
-    .get();
+    .where(and(eq(files.id, id), eq(files.accountId, row.accountId)));
   return f?.duration ?? null;
 }

@@ -1,6 +1,5 @@
 /** Reading ffmpeg's output: `-progress` lines into the command row, stderr into a short, path-free tail. */
-import { eq } from "drizzle-orm";
-import { commands } from "../db/schema";
+import { and, eq } from "drizzle-orm";
 import type { CommandRunnerDeps } from "./command-runner";
 
 /** Parses `-progress` key=value lines and records progress at most twice a second. */
@@ -26,13 +25,16 @@ export function progressReader(
       const seconds = Number(m[1]) / 1e6;
       const within = duration ? Math.min(1, seconds / duration) : null;
       const percent = within === null ? null : Math.round(((step + within) / steps) * 1000) / 10;
+      const { commands } = deps.db.t;
+      // Not awaited (this is a stdout callback); only while PROCESSING, so a late write cannot
+      // leave progress on a finished command.
       deps.db
         .update(commands)
         .set({
           progress: { percent: percent === null ? null : Math.min(99.9, percent), out_time_seconds: seconds },
         })
-        .where(eq(commands.id, commandId))
-        .run();
+        .where(and(eq(commands.id, commandId), eq(commands.status, "PROCESSING")))
+        .then(undefined, (err: unknown) => deps.log.warn("could not record progress", { commandId, err }));
     }
   };
 }

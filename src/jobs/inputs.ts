@@ -2,7 +2,7 @@ import { symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type FileRow, files } from "../db/schema";
+import type { FileRow } from "../db/schema";
 import { extensionOf } from "../lib/filename";
 import { writeStreamToFile } from "../lib/streams";
 import {
@@ -61,7 +61,7 @@ export async function prepareInputs(
 ): Promise<PreparedInputs> {
   const out: PreparedInputs = { paths: {}, readOnly: [] };
   for (const [alias, url] of Object.entries(inputFiles)) {
-    const own = findOwnFile(deps, accountId, url);
+    const own = await findOwnFile(deps, accountId, url);
     if (own?.storageKey) {
       const target = join(jobDir, "in", `${alias}${dotExt(own.filename)}`);
       const local = deps.storage.localPath(own.storageKey);
@@ -135,27 +135,29 @@ export function localMediaRef(url: URL, signer: UrlSigner): { fileId: string; fi
  * (public anyway). S3 presigned URL: the key's file id, but only for the same account, since we do not
  * re-verify the signature.
  */
-function findOwnFile(deps: InputDeps, accountId: string, raw: string): FileRow | undefined {
+async function findOwnFile(deps: InputDeps, accountId: string, raw: string): Promise<FileRow | undefined> {
   const url = URL.parse(raw);
   if (!url) return undefined;
-  const stored = (id: string) =>
+  const { files } = deps.db.t;
+  const stored = async (id: string) =>
     UUID.test(id)
-      ? deps.db
-          .select()
-          .from(files)
-          .where(and(eq(files.id, id), eq(files.status, "STORED"), eq(files.isDeleted, false)))
-          .get()
+      ? (
+          await deps.db
+            .select()
+            .from(files)
+            .where(and(eq(files.id, id), eq(files.status, "STORED"), eq(files.isDeleted, false)))
+        )[0]
       : undefined;
   const segments = url.pathname.split("/").map((s) => decodeURIComponent(s));
 
   if (deps.storage.kind === "local") {
     const ref = localMediaRef(url, deps.signer);
-    const row = ref ? stored(ref.fileId) : undefined;
+    const row = ref ? await stored(ref.fileId) : undefined;
     return row && row.filename === ref?.filename ? row : undefined;
   }
   const [acct, id, name] = segments.slice(-3);
   if (!id) return undefined;
-  const row = stored(id);
+  const row = await stored(id);
   if (!row?.storageKey || row.storageKey !== `${acct}/${id}/${name}`) return undefined;
   if (deps.s3PublicBaseUrl && raw.startsWith(`${deps.s3PublicBaseUrl}/`)) return row;
   if (url.searchParams.has("X-Amz-Signature") && row.accountId === accountId) return row;

@@ -1,7 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import type { Db } from "../db/client";
-import { files } from "../db/schema";
+import type { FileRow } from "../db/schema";
+import type { Tables } from "../db/tables";
 import { DURATION, DURATION_HELP, JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { probeFile, probeUrl } from "../media/ffprobe";
@@ -23,8 +24,10 @@ export interface ProbeQueueDeps {
   now?: () => number;
 }
 
+type FileValues = Partial<Tables["files"]["$inferInsert"]>;
+
 /** The file columns a probe outcome sets: STORED with metadata, or FAILED with PROBE_FAILED. */
-export function probeColumns(outcome: ProbeOutcome): Partial<typeof files.$inferInsert> {
+export function probeColumns(outcome: ProbeOutcome): FileValues & Pick<FileRow, "status"> {
   if (outcome.kind === "failed")
     return { status: "FAILED", errorStatus: "PROBE_FAILED", errorMessage: outcome.message };
   const i = outcome.info;
@@ -55,6 +58,7 @@ export function probeColumns(outcome: ProbeOutcome): Partial<typeof files.$infer
  */
 export function createProbeQueue(deps: ProbeQueueDeps) {
   const { db, storage, sandbox, log, now = Date.now } = deps;
+  const { files } = db.t;
   const queue = new PQueue({ concurrency: deps.concurrency });
   const queued = new Set<string>();
 
@@ -78,11 +82,11 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
 
   async function run(fileId: string): Promise<void> {
     queued.delete(fileId);
-    const row = db.select().from(files).where(stillProcessing(fileId)).get();
+    const [row] = await db.select().from(files).where(stillProcessing(fileId));
     if (!row?.storageKey) return;
     const started = performance.now();
     if (row.probeAttempts >= deps.maxAttempts) {
-      finish(fileId, {
+      await finish(fileId, {
         status: "FAILED",
         errorStatus: "PROBE_FAILED",
         errorMessage: "probing was interrupted too often",
@@ -90,14 +94,14 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
       log.warn("probe given up", { fileId, attempts: row.probeAttempts });
       return;
     }
-    db.update(files)
+    await db
+      .update(files)
       .set({ probeAttempts: sql`${files.probeAttempts} + 1` })
-      .where(eq(files.id, fileId))
-      .run();
+      .where(eq(files.id, fileId));
 
     const outcome = await probe(row.storageKey, row.filename);
     const ms = Math.round(performance.now() - started);
-    finish(fileId, probeColumns(outcome));
+    await finish(fileId, probeColumns(outcome));
     deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "probe", outcome: outcome.kind });
     deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "probe" }, ms / 1000);
     log.info(outcome.kind === "failed" ? "probe failed" : "probe done", {
@@ -107,11 +111,11 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     });
   }
 
-  function finish(fileId: string, values: Partial<typeof files.$inferInsert>) {
-    db.update(files)
+  async function finish(fileId: string, values: FileValues): Promise<void> {
+    await db
+      .update(files)
       .set({ ...values, updatedAt: new Date(now()) })
-      .where(stillProcessing(fileId))
-      .run();
+      .where(stillProcessing(fileId));
   }
 
   return {
@@ -120,22 +124,21 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
       queued.add(fileId);
       queue
         .add(() => run(fileId))
-        .catch((err) => {
+        .catch(async (err) => {
           log.error("probe job crashed", { fileId, err });
-          finish(fileId, {
+          await finish(fileId, {
             status: "FAILED",
             errorStatus: "INTERNAL_ERROR",
             errorMessage: "metadata extraction failed unexpectedly",
-          });
+          }).catch((e: unknown) => log.error("could not record a probe failure", { fileId, err: e }));
         });
     },
     /** Re-queues every file left PROCESSING by a previous run. */
-    recover(): number {
-      const rows = db
+    async recover(): Promise<number> {
+      const rows = await db
         .select({ id: files.id })
         .from(files)
-        .where(and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false)))
-        .all();
+        .where(and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false)));
       for (const r of rows) this.enqueue(r.id);
       return rows.length;
     },

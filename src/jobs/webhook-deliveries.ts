@@ -1,7 +1,7 @@
 import { and, asc, eq, lte, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import type { Db } from "../db/client";
-import { commands, webhookConfigs, webhookDeliveries } from "../db/schema";
+import type { Tables } from "../db/tables";
 import { JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { FetchError, type SafeFetchOptions, safeFetch } from "../net/safe-fetch";
@@ -36,42 +36,46 @@ export function signBody(secret: string, body: string): string {
  */
 export function createWebhookDeliveries(deps: WebhookDeps) {
   const { db, log } = deps;
+  const { commands, webhookConfigs, webhookDeliveries } = db.t;
   const now = deps.now ?? Date.now;
   const queue = new PQueue({ concurrency: 4 });
   const inFlight = new Set<string>();
   let timer: ReturnType<typeof setInterval> | undefined;
 
   async function enqueueFor(commandId: string): Promise<void> {
-    const cmd = db.select().from(commands).where(eq(commands.id, commandId)).get();
+    const [cmd] = await db.select().from(commands).where(eq(commands.id, commandId));
     if (!cmd) return;
-    const account = db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, cmd.accountId)).get();
+    const account = await configOf(cmd.accountId);
     const url = cmd.webhookUrl ?? (account?.isActive ? account.url : null);
     if (!url) return;
     const body = JSON.stringify({ data: await deps.present(cmd.accountId, cmd.id), timestamp: now() });
     const t = new Date(now());
-    db.insert(webhookDeliveries)
-      .values({
-        id: crypto.randomUUID(),
-        accountId: cmd.accountId,
-        commandId: cmd.id,
-        url,
-        toAccountWebhook: !cmd.webhookUrl,
-        body,
-        status: "PENDING",
-        nextAttemptAt: t,
-        createdAt: t,
-        updatedAt: t,
-      })
-      .run();
-    poll();
+    await db.insert(webhookDeliveries).values({
+      id: crypto.randomUUID(),
+      accountId: cmd.accountId,
+      commandId: cmd.id,
+      url,
+      toAccountWebhook: !cmd.webhookUrl,
+      body,
+      status: "PENDING",
+      nextAttemptAt: t,
+      createdAt: t,
+      updatedAt: t,
+    });
+    await poll();
+  }
+
+  async function configOf(accountId: string) {
+    return (await db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, accountId)))[0];
   }
 
   async function deliver(id: string): Promise<void> {
-    const d = db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
-    if (d?.status !== "PENDING") return;
-    const account = db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, d.accountId)).get();
+    const [d] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+    // Re-checked here: a poll that read the row before its last attempt was settled must not resend early.
+    if (d?.status !== "PENDING" || d.nextAttemptAt.getTime() > now()) return;
+    const account = await configOf(d.accountId);
     if (d.toAccountWebhook && !account?.isActive) {
-      return settle(d.id, { status: "FAILED", lastError: "account webhook is disabled" });
+      return await settle(d.id, { status: "FAILED", lastError: "account webhook is disabled" });
     }
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -99,19 +103,19 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
     }
     const attempts = d.attempts + 1;
     if (!error) {
-      settle(d.id, { status: "DELIVERED", attempts, lastStatusCode: code, lastError: null });
+      await settle(d.id, { status: "DELIVERED", attempts, lastStatusCode: code, lastError: null });
       if (d.toAccountWebhook) {
-        db.update(webhookConfigs)
+        await db
+          .update(webhookConfigs)
           .set({ consecutiveFailures: 0 })
-          .where(eq(webhookConfigs.accountId, d.accountId))
-          .run();
+          .where(eq(webhookConfigs.accountId, d.accountId));
       }
       deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "webhook", outcome: "delivered" });
       log.info("webhook delivered", { deliveryId: d.id, commandId: d.commandId, attempts, status: code });
       return;
     }
     const delay = deps.retrySchedule[attempts - 1];
-    settle(d.id, {
+    await settle(d.id, {
       status: delay === undefined ? "FAILED" : "PENDING",
       attempts,
       lastStatusCode: code,
@@ -126,42 +130,40 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
       status: code,
       error,
     });
-    if (d.toAccountWebhook) countFailure(d.accountId);
+    if (d.toAccountWebhook) await countFailure(d.accountId);
   }
 
-  function countFailure(accountId: string) {
-    const r = db
+  async function countFailure(accountId: string): Promise<void> {
+    const [r] = await db
       .update(webhookConfigs)
       .set({ consecutiveFailures: sql`${webhookConfigs.consecutiveFailures} + 1` })
       .where(eq(webhookConfigs.accountId, accountId))
-      .returning({ failures: webhookConfigs.consecutiveFailures, active: webhookConfigs.isActive })
-      .get();
+      .returning({ failures: webhookConfigs.consecutiveFailures, active: webhookConfigs.isActive });
     if (r?.active && r.failures >= deps.disableAfterFailures) {
-      db.update(webhookConfigs)
+      await db
+        .update(webhookConfigs)
         .set({ isActive: false, disabledAt: new Date(now()) })
-        .where(eq(webhookConfigs.accountId, accountId))
-        .run();
+        .where(eq(webhookConfigs.accountId, accountId));
       log.warn("account webhook disabled after consecutive failures", { accountId, failures: r.failures });
     }
   }
 
-  function settle(id: string, values: Partial<typeof webhookDeliveries.$inferInsert>) {
-    db.update(webhookDeliveries)
+  async function settle(id: string, values: Partial<Tables["webhookDeliveries"]["$inferInsert"]>) {
+    await db
+      .update(webhookDeliveries)
       .set({ ...values, updatedAt: new Date(now()) })
-      .where(eq(webhookDeliveries.id, id))
-      .run();
+      .where(eq(webhookDeliveries.id, id));
   }
 
-  function poll() {
-    const due = db
+  async function poll(): Promise<void> {
+    const due = await db
       .select({ id: webhookDeliveries.id })
       .from(webhookDeliveries)
       .where(
         and(eq(webhookDeliveries.status, "PENDING"), lte(webhookDeliveries.nextAttemptAt, new Date(now()))),
       )
       .orderBy(asc(webhookDeliveries.nextAttemptAt))
-      .limit(50)
-      .all();
+      .limit(50);
     for (const { id } of due) {
       if (inFlight.has(id)) continue;
       inFlight.add(id);
@@ -178,8 +180,9 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
       enqueueFor(commandId).catch((err) => log.error("webhook enqueue failed", { commandId, err }));
     },
     start(): void {
-      timer ??= setInterval(poll, deps.pollMs);
-      poll();
+      const tick = () => void poll().catch((err) => log.error("webhook poll failed", { err }));
+      timer ??= setInterval(tick, deps.pollMs);
+      tick();
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);

@@ -1,6 +1,6 @@
 import { inArray } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { type CommandRow, type FileRow, files } from "../../db/schema";
+import type { CommandRow, FileRow } from "../../db/schema";
 import type { StorageDriver } from "../../storage/driver";
 import { presentFile } from "../files/present";
 import { type Command, OUTPUT_FILE_KEYS } from "./model";
@@ -14,7 +14,8 @@ export async function presentCommands(
   rows: CommandRow[],
 ): Promise<Command[]> {
   const ids = rows.map((r) => r.id);
-  const outputs = ids.length ? db.select().from(files).where(inArray(files.commandId, ids)).all() : [];
+  const { files } = db.t;
+  const outputs = ids.length ? await db.select().from(files).where(inArray(files.commandId, ids)) : [];
   const byCommand = new Map<string, FileRow[]>();
   for (const f of outputs)
     byCommand.set(f.commandId as string, [...(byCommand.get(f.commandId as string) ?? []), f]);

@@ -1,6 +1,5 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { files } from "../../db/schema";
 import { notFound } from "../../errors";
 import type { Metrics } from "../../http/metrics";
 import type { Logger } from "../../log";
@@ -29,12 +28,14 @@ export function createFilesService({
   metrics,
   now = Date.now,
 }: FilesDeps) {
-  const own = (accountId: string, fileId: string) =>
-    db
-      .select()
-      .from(files)
-      .where(and(eq(files.id, fileId), eq(files.accountId, accountId)))
-      .get();
+  const { files } = db.t;
+  const own = async (accountId: string, fileId: string) =>
+    (
+      await db
+        .select()
+        .from(files)
+        .where(and(eq(files.id, fileId), eq(files.accountId, accountId)))
+    )[0];
 
   return {
     /** Stores the upload, records it as PROCESSING and queues the probe. Answers once bytes are safe. */
@@ -43,19 +44,17 @@ export function createFilesService({
       const got = await receiveUpload(request, { storage, accountId, fileId, maxBytes: maxUploadBytes });
       try {
         const t = new Date(now());
-        db.insert(files)
-          .values({
-            id: fileId,
-            accountId,
-            storeType: "UPLOAD",
-            status: "PROCESSING",
-            filename: got.filename,
-            storageKey: got.key,
-            sizeBytes: got.size,
-            createdAt: t,
-            updatedAt: t,
-          })
-          .run();
+        await db.insert(files).values({
+          id: fileId,
+          accountId,
+          storeType: "UPLOAD",
+          status: "PROCESSING",
+          filename: got.filename,
+          storageKey: got.key,
+          sizeBytes: got.size,
+          createdAt: t,
+          updatedAt: t,
+        });
       } catch (e) {
         await storage.delete(got.key);
         throw e;
@@ -67,20 +66,19 @@ export function createFilesService({
     },
 
     async get(accountId: string, fileId: string): Promise<StoredFile> {
-      const row = own(accountId, fileId);
+      const row = await own(accountId, fileId);
       if (!row) throw notFound("File");
       return presentFile(row, storage);
     },
 
     async list(accountId: string, limit: number, offset: number): Promise<StoredFile[]> {
-      const rows = db
+      const rows = await db
         .select()
         .from(files)
         .where(eq(files.accountId, accountId))
         .orderBy(desc(files.createdAt), desc(sql`rowid`))
         .limit(limit)
-        .offset(offset)
-        .all();
+        .offset(offset);
       return Promise.all(rows.map((r) => presentFile(r, storage)));
     },
 
@@ -89,10 +87,10 @@ export function createFilesService({
      * FAILED/CANCELLED here, so the probe's conditional update cannot bring it back.
      */
     async delete(accountId: string, fileId: string): Promise<{ deleted: true; file_id: string }> {
-      const row = own(accountId, fileId);
+      const row = await own(accountId, fileId);
       if (!row || row.isDeleted) throw notFound("File");
       const t = new Date(now());
-      const changed = db
+      const changed = await db
         .update(files)
         .set({
           isDeleted: true,
@@ -107,8 +105,7 @@ export function createFilesService({
             : {}),
         })
         .where(and(eq(files.id, fileId), eq(files.isDeleted, false)))
-        .returning({ id: files.id })
-        .all();
+        .returning({ id: files.id });
       if (changed.length === 0) throw notFound("File"); // a concurrent delete won
       if (row.storageKey) await storage.delete(row.storageKey);
       log.info("file deleted", { fileId, accountId });

@@ -1,7 +1,6 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import PQueue from "p-queue";
 import type { Db } from "../../db/client";
-import { files } from "../../db/schema";
 import { validationError } from "../../errors";
 import { sanitizeFilename } from "../../lib/filename";
 import type { Logger } from "../../log";
@@ -35,29 +34,29 @@ export interface StoreFileDeps {
  */
 export function createStoreFile(deps: StoreFileDeps) {
   const { db, storage, log, now = Date.now } = deps;
+  const { files } = db.t;
   const queue = new PQueue({ concurrency: deps.concurrency });
   const pending = and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false), isNull(files.storageKey));
 
-  const fail = (id: string, errorStatus: string, errorMessage: string) =>
-    db
+  const fail = async (id: string, errorStatus: string, errorMessage: string): Promise<void> => {
+    await db
       .update(files)
       .set({ status: "FAILED", errorStatus, errorMessage, updatedAt: new Date(now()) })
-      .where(and(eq(files.id, id), pending))
-      .run();
+      .where(and(eq(files.id, id), pending));
+  };
 
   async function download(id: string): Promise<void> {
-    const row = db
+    const [row] = await db
       .select()
       .from(files)
-      .where(and(eq(files.id, id), pending))
-      .get();
+      .where(and(eq(files.id, id), pending));
     if (!row?.originalFileUrl) return;
     if (row.downloadAttempts >= deps.maxAttempts)
       return fail(id, "UNREACHABLE_INPUT_FILE", "download was interrupted too often");
-    db.update(files)
+    await db
+      .update(files)
       .set({ downloadAttempts: sql`${files.downloadAttempts} + 1` })
-      .where(eq(files.id, id))
-      .run();
+      .where(eq(files.id, id));
 
     const started = performance.now();
     const host = new URL(row.originalFileUrl).host;
@@ -71,12 +70,11 @@ export function createStoreFile(deps: StoreFileDeps) {
       key = objectKey(row.accountId, id, filename);
       const contentType = res.headers.get("content-type") ?? undefined;
       const { size } = await storage.put(key, res.body, contentType ? { contentType } : {});
-      const updated = db
+      const updated = await db
         .update(files)
         .set({ storageKey: key, filename, sizeBytes: size, updatedAt: new Date(now()) })
         .where(and(eq(files.id, id), pending))
-        .returning({ id: files.id })
-        .all();
+        .returning({ id: files.id });
       if (updated.length === 0) {
         await storage.delete(key); // deleted while downloading: do not resurrect the bytes
         return;
@@ -91,35 +89,33 @@ export function createStoreFile(deps: StoreFileDeps) {
     } catch (e) {
       if (e instanceof FetchError) {
         const status = e.code === "TOO_LARGE" ? "INPUT_TOO_LARGE" : "UNREACHABLE_INPUT_FILE";
-        fail(id, status, `could not download file_url: ${e.message}`);
+        await fail(id, status, `could not download file_url: ${e.message}`);
         log.info("file download failed", { fileId: id, host, code: e.code });
         return;
       }
       log.error("file download crashed", { fileId: id, host, err: e });
-      fail(id, "STORAGE_ERROR", "the downloaded file could not be stored");
+      await fail(id, "STORAGE_ERROR", "the downloaded file could not be stored");
     }
   }
 
   return {
     /** Validates the URL statically, records the file and queues the download. */
-    submit(accountId: string, fileUrl: string): { file_id: string } {
+    async submit(accountId: string, fileUrl: string): Promise<{ file_id: string }> {
       const check = validateUrlStatic(fileUrl, deps.fetchOptions);
       if (!check.ok)
         throw validationError(["body", "file_url"], `file_url is not acceptable: ${check.reason}`);
       const id = crypto.randomUUID();
       const t = new Date(now());
-      db.insert(files)
-        .values({
-          id,
-          accountId,
-          storeType: "STORED_FILE",
-          status: "PROCESSING",
-          filename: sanitizeFilename(filenameFromUrl(check.url), "file"),
-          originalFileUrl: check.url.href,
-          createdAt: t,
-          updatedAt: t,
-        })
-        .run();
+      await db.insert(files).values({
+        id,
+        accountId,
+        storeType: "STORED_FILE",
+        status: "PROCESSING",
+        filename: sanitizeFilename(filenameFromUrl(check.url), "file"),
+        originalFileUrl: check.url.href,
+        createdAt: t,
+        updatedAt: t,
+      });
       this.enqueue(id);
       return { file_id: id };
     },
@@ -129,12 +125,11 @@ export function createStoreFile(deps: StoreFileDeps) {
     },
 
     /** Re-queues downloads interrupted by a previous run. */
-    recover(): number {
-      const rows = db
+    async recover(): Promise<number> {
+      const rows = await db
         .select({ id: files.id })
         .from(files)
-        .where(and(pending, eq(files.storeType, "STORED_FILE")))
-        .all();
+        .where(and(pending, eq(files.storeType, "STORED_FILE")));
       for (const r of rows) this.enqueue(r.id);
       return rows.length;
     },

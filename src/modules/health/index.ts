@@ -8,7 +8,7 @@ import { AppError } from "../../errors";
  * `GET /ready`: readiness — the database answers and the storage backend is reachable, and the server
  * is not shutting down; otherwise 503 SERVICE_UNAVAILABLE, so a load balancer stops sending traffic.
  */
-export function healthRoutes(deps: Pick<Deps, "version" | "sqlite" | "storage" | "lifecycle" | "metrics">) {
+export function healthRoutes(deps: Pick<Deps, "version" | "db" | "storage" | "lifecycle" | "metrics">) {
   const detail = { tags: ["System"], security: [] };
   return new Elysia()
     .get("/health", () => ({ status: "ok" as const, version: deps.version }), {
@@ -31,7 +31,7 @@ export function healthRoutes(deps: Pick<Deps, "version" | "sqlite" | "storage" |
       async () => {
         if (deps.lifecycle.shuttingDown) throw new AppError("SERVICE_UNAVAILABLE", "shutting down");
         try {
-          deps.sqlite.query("select 1").get();
+          await deps.db.ping();
         } catch {
           throw new AppError("SERVICE_UNAVAILABLE", "database unavailable");
         }

@@ -1,6 +1,5 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { files } from "../../db/schema";
 import { AppError, notFound } from "../../errors";
 import { type ByteRange, parseRange, type StorageDriver } from "../../storage/driver";
 import type { UrlSigner } from "../../storage/signing";
@@ -11,6 +10,7 @@ import type { UrlSigner } from "../../storage/signing";
  * nothing about which ids exist.
  */
 export function createMediaService(db: Db, storage: StorageDriver, signer: UrlSigner) {
+  const { files } = db.t;
   return {
     async download(p: {
       fileId: string;
@@ -20,11 +20,10 @@ export function createMediaService(db: Db, storage: StorageDriver, signer: UrlSi
       head: boolean;
     }) {
       if (!p.token || !signer.verify(p.fileId, p.token)) throw notFound("File");
-      const row = db
+      const [row] = await db
         .select()
         .from(files)
-        .where(and(eq(files.id, p.fileId), eq(files.isDeleted, false), eq(files.status, "STORED")))
-        .get();
+        .where(and(eq(files.id, p.fileId), eq(files.isDeleted, false), eq(files.status, "STORED")));
       if (!row?.storageKey || row.filename !== p.filename) throw notFound("File");
 
       const info = await storage.head(row.storageKey);

@@ -26,8 +26,8 @@ export function presetsRoutes(service: PresetsService, guard: AuthGuard) {
     .resolve(({ principal }) => ({ accountId: principal.accountId }))
     .post(
       "",
-      ({ accountId, body, set }) => {
-        const preset = service.create(accountId, body);
+      async ({ accountId, body, set }) => {
+        const preset = await service.create(accountId, body);
         set.status = 201;
         return preset;
       },
@@ -45,10 +45,10 @@ export function presetsRoutes(service: PresetsService, guard: AuthGuard) {
     )
     .get(
       "",
-      ({ accountId, query }) => {
+      async ({ accountId, query }) => {
         const limit = query.limit ?? 50;
         const offset = query.offset ?? 0;
-        return { presets: service.list(accountId, limit, offset), limit, offset };
+        return { presets: await service.list(accountId, limit, offset), limit, offset };
       },
       {
         query: ListPresetsQuery,

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { type PresetRow, presets } from "../../db/schema";
+import type { PresetRow } from "../../db/schema";
 import { AppError, notFound, validationError } from "../../errors";
 import type { CommandsService } from "../commands/service";
 import type { CreatePresetBody, ExecutePresetBody, ExecuteResult, Preset, UpdatePresetBody } from "./model";
@@ -30,32 +30,34 @@ const pick = (from: Record<string, string>, keys: string[]) =>
  * newest first; `limit`/`offset` page through that one sequence. No HTTP here.
  */
 export function createPresetsService({ db, commands, now = Date.now }: PresetsDeps) {
-  const ownRow = (accountId: string, id: string) =>
-    db
-      .select()
-      .from(presets)
-      .where(and(eq(presets.id, id), eq(presets.accountId, accountId)))
-      .get();
+  const { presets } = db.t;
+  const ownRow = async (accountId: string, id: string): Promise<PresetRow | undefined> =>
+    (
+      await db
+        .select()
+        .from(presets)
+        .where(and(eq(presets.id, id), eq(presets.accountId, accountId)))
+    )[0];
 
   /** Own or system preset; another account's is "not found" like a missing one. */
-  function find(accountId: string, id: string): Preset {
+  async function find(accountId: string, id: string): Promise<Preset> {
     const sys = systemPreset(id);
     if (sys) return structuredClone(sys);
-    const row = ownRow(accountId, id);
+    const row = await ownRow(accountId, id);
     if (!row) throw notFound("Preset");
     return presentPreset(row);
   }
 
   /** A preset the caller may change: system presets are 403, others' and missing ones 404. */
-  function writable(accountId: string, id: string): PresetRow {
+  async function writable(accountId: string, id: string): Promise<PresetRow> {
     if (systemPreset(id)) throw new AppError("FORBIDDEN", "system presets are read-only");
-    const row = ownRow(accountId, id);
+    const row = await ownRow(accountId, id);
     if (!row) throw notFound("Preset");
     return row;
   }
 
   return {
-    create(accountId: string, body: CreatePresetBody): Preset {
+    async create(accountId: string, body: CreatePresetBody): Promise<Preset> {
       const def: PresetDefinition = {
         command_type: body.command_type ?? "FFMPEG_COMMAND",
         ffmpeg_command: body.ffmpeg_command ?? null,
@@ -66,7 +68,7 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
       };
       validateDefinition(def);
       const t = new Date(now());
-      const row = db
+      const [row] = await db
         .insert(presets)
         .values({
           id: newPresetId(),
@@ -83,23 +85,22 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
           createdAt: t,
           updatedAt: t,
         })
-        .returning()
-        .get();
+        .returning();
+      if (!row) throw new Error("insert returned no row");
       return presentPreset(row);
     },
 
-    list(accountId: string, limit: number, offset: number): Preset[] {
+    async list(accountId: string, limit: number, offset: number): Promise<Preset[]> {
       const sys = SYSTEM_PRESETS.slice(offset, offset + limit).map((p) => structuredClone(p));
       const room = limit - sys.length;
       if (room === 0) return sys;
-      const rows = db
+      const rows = await db
         .select()
         .from(presets)
         .where(eq(presets.accountId, accountId))
         .orderBy(desc(presets.createdAt), desc(sql`rowid`))
         .limit(room)
-        .offset(Math.max(0, offset - SYSTEM_PRESETS.length))
-        .all();
+        .offset(Math.max(0, offset - SYSTEM_PRESETS.length));
       return [...sys, ...rows.map(presentPreset)];
     },
 
@@ -110,8 +111,8 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
      * whole resulting preset is validated again. Switching `command_type` drops the command field
      * of the old type; a command field given for the wrong type is refused.
      */
-    update(accountId: string, id: string, body: UpdatePresetBody): Preset {
-      const row = writable(accountId, id);
+    async update(accountId: string, id: string, body: UpdatePresetBody): Promise<Preset> {
+      const row = await writable(accountId, id);
       if (Object.keys(body).length === 0)
         throw validationError(["body"], "give at least one field to change");
       const type = body.command_type ?? row.commandType;
@@ -125,7 +126,7 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
         metadata: "metadata" in body ? (body.metadata ?? null) : row.metadata,
       };
       validateDefinition(def);
-      const updated = db
+      const [updated] = await db
         .update(presets)
         .set({
           name: body.name ?? row.name,
@@ -140,19 +141,17 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
           updatedAt: new Date(now()),
         })
         .where(and(eq(presets.id, id), eq(presets.accountId, accountId)))
-        .returning()
-        .get();
+        .returning();
       if (!updated) throw notFound("Preset");
       return presentPreset(updated);
     },
 
-    delete(accountId: string, id: string): { deleted: true; preset_id: string } {
-      writable(accountId, id);
-      const gone = db
+    async delete(accountId: string, id: string): Promise<{ deleted: true; preset_id: string }> {
+      await writable(accountId, id);
+      const gone = await db
         .delete(presets)
         .where(and(eq(presets.id, id), eq(presets.accountId, accountId)))
-        .returning({ id: presets.id })
-        .all();
+        .returning({ id: presets.id });
       if (!gone.length) throw notFound("Preset");
       return { deleted: true, preset_id: id };
     },
@@ -162,8 +161,8 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
      * preset's outputs and type. A MULTIPLE_COMMAND preset becomes one command per entry, each given
      * only the aliases it names; it answers the first id as `command_id` and all in `command_ids`.
      */
-    execute(accountId: string, id: string, body: ExecutePresetBody): ExecuteResult {
-      const preset = find(accountId, id);
+    async execute(accountId: string, id: string, body: ExecutePresetBody): Promise<ExecuteResult> {
+      const preset = await find(accountId, id);
       checkInputKeys(preset.input_file_keys, body.input_files);
       const common = {
         metadata: mergeMetadata(preset.metadata, body.metadata),
@@ -188,7 +187,7 @@ export function createPresetsService({ db, commands, now = Date.now }: PresetsDe
         output_files: pick(preset.output_file_definitions, e.outputs),
         ffmpeg_command: e.ffmpeg_command,
       }));
-      const { command_ids } = commands.runMultiple(accountId, { commands: entries, ...common });
+      const { command_ids } = await commands.runMultiple(accountId, { commands: entries, ...common });
       return { command_id: command_ids[0] as string, command_ids };
     },
   };

@@ -1,16 +1,16 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { webhookConfigs } from "../../db/schema";
 import { validationError } from "../../errors";
 import { type UrlPolicy, validateUrlStatic } from "../../net/safe-fetch";
 
 /** The account webhook configuration (spec §6.1–6.3). No HTTP here. */
 export function createWebhookConfigService(db: Db, policy: UrlPolicy, now: () => number = Date.now) {
-  const row = (accountId: string) =>
-    db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, accountId)).get();
+  const { webhookConfigs } = db.t;
+  const row = async (accountId: string) =>
+    (await db.select().from(webhookConfigs).where(eq(webhookConfigs.accountId, accountId)))[0];
   return {
-    get(accountId: string) {
-      const r = row(accountId);
+    async get(accountId: string) {
+      const r = await row(accountId);
       if (!r) return { configured: false as const };
       return {
         configured: true as const,
@@ -22,7 +22,7 @@ export function createWebhookConfigService(db: Db, policy: UrlPolicy, now: () =>
     },
 
     /** Creates or replaces; also clears the failure counter and re-activates a disabled webhook. */
-    put(accountId: string, url: string, secret: string | undefined) {
+    async put(accountId: string, url: string, secret: string | undefined) {
       const check = validateUrlStatic(url, policy);
       if (!check.ok) throw validationError(["body", "url"], `url is not acceptable: ${check.reason}`);
       const t = new Date(now());
@@ -34,19 +34,19 @@ export function createWebhookConfigService(db: Db, policy: UrlPolicy, now: () =>
         disabledAt: null,
         updatedAt: t,
       };
-      db.insert(webhookConfigs)
+      await db
+        .insert(webhookConfigs)
         .values({ accountId, ...values, createdAt: t })
-        .onConflictDoUpdate({ target: webhookConfigs.accountId, set: values })
-        .run();
+        .onConflictDoUpdate({ target: webhookConfigs.accountId, set: values });
       return { success: true as const, url: check.url.href };
     },
 
     /** Marks the configuration inactive (kept, not erased). */
-    remove(accountId: string) {
-      db.update(webhookConfigs)
+    async remove(accountId: string) {
+      await db
+        .update(webhookConfigs)
         .set({ isActive: false, updatedAt: new Date(now()) })
-        .where(eq(webhookConfigs.accountId, accountId))
-        .run();
+        .where(eq(webhookConfigs.accountId, accountId));
       return { success: true as const };
     },
   };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { databaseEnv } from "../helpers/db";
 import { makeSamples, type Samples } from "../helpers/media";
 import { client, freePort, tempDir, waitForFile } from "../helpers/server";
 
@@ -13,6 +14,8 @@ let dir: string;
 let bin: string;
 let samples: Samples;
 let proc: ReturnType<typeof Bun.spawn> | undefined;
+/** TEST_DATABASE=pg: the binary runs on PostgreSQL too (its pg migrations are embedded as well). */
+let dbEnv: Record<string, string> = {};
 
 beforeAll(async () => {
   const build = Bun.spawn(["bun", "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
@@ -21,6 +24,7 @@ beforeAll(async () => {
   bin = join(dir, "renderio");
   copyFileSync(join(ROOT, "dist/renderio"), bin);
   Bun.spawnSync(["chmod", "+x", bin]);
+  dbEnv = await databaseEnv(dir);
   samples = await makeSamples(tempDir("renderio-samples-"));
 }, 120_000);
 
@@ -34,6 +38,7 @@ const env = (port: number) => ({
   HOST: "127.0.0.1",
   PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
   RATE_LIMIT_PER_MINUTE: "0",
+  ...dbEnv,
 });
 
 test("the binary serves from an empty directory: migrations, docs assets, upload and probing work", async () => {

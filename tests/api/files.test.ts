@@ -1,6 +1,6 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { openTestDb } from "../helpers/db";
 import { makeSamples, type Samples } from "../helpers/media";
 import {
   cli,
@@ -318,11 +318,11 @@ describe("tenancy and auth", () => {
 });
 
 describe("upload errors leave nothing behind", () => {
-  const filesCount = () => {
-    const db = new Database(join(server.dataDir, "renderio.db"), { readonly: true });
-    const n = (db.query("select count(*) as n from files").get() as { n: number }).n;
-    db.close();
-    return n;
+  const filesCount = async () => {
+    const db = await openTestDb(server.dataDir);
+    const [row] = await db.all<{ n: number | string }>("select count(*) as n from files");
+    await db.close();
+    return Number(row?.n);
   };
 
   test("not multipart is 422 VALIDATION_ERROR with detail", async () => {
@@ -333,7 +333,7 @@ describe("upload errors leave nothing behind", () => {
   });
 
   test("multipart without a file part is 422; two file parts are 422 and store nothing", async () => {
-    const before = [filesCount(), (await storedObjects(server)).length];
+    const before = [await filesCount(), (await storedObjects(server)).length];
     const noFile = new FormData();
     noFile.append("other", "x");
     const r1 = await api("POST", "/api/v1/files/upload", { body: noFile });
@@ -345,11 +345,11 @@ describe("upload errors leave nothing behind", () => {
     const r2 = await api("POST", "/api/v1/files/upload", { body: two });
     expect(r2.status).toBe(422);
     expect(r2.json.error).toBe("VALIDATION_ERROR");
-    expect([filesCount(), (await storedObjects(server)).length]).toEqual(before);
+    expect([await filesCount(), (await storedObjects(server)).length]).toEqual(before);
   });
 
   test("a client that disconnects mid-upload leaves no object, no temp file and no row", async () => {
-    const before = [filesCount(), (await storedObjects(server)).length];
+    const before = [await filesCount(), (await storedObjects(server)).length];
     const boundary = "XyZbOuNdArY";
     const head =
       `POST /api/v1/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: ${key}\r\n` +
@@ -365,7 +365,7 @@ describe("upload errors leave nothing behind", () => {
     await Bun.sleep(200);
     socket.terminate();
     await Bun.sleep(500);
-    expect([filesCount(), (await storedObjects(server)).length]).toEqual(before);
+    expect([await filesCount(), (await storedObjects(server)).length]).toEqual(before);
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 });

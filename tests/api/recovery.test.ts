@@ -1,6 +1,5 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
+import { openTestDb } from "../helpers/db";
 import { makeSamples, type Samples } from "../helpers/media";
 import { client, startServer, type TestServer, tempDir, waitForFile } from "../helpers/server";
 
@@ -24,20 +23,20 @@ test("files left PROCESSING by a crash are probed again after a restart; nothing
   await waitForFile(api, id);
   // Simulate a crash mid-probe: kill the server hard and put the row back as an unfinished probe.
   await server.stop("SIGKILL");
-  const db = new Database(join(dataDir, "renderio.db"));
-  db.run(
+  const db = await openTestDb(dataDir);
+  await db.run(
     "update files set status = 'PROCESSING', codec = null, width = null, file_type = null, probe_attempts = 1 where id = ?",
     [id],
   );
   const exhausted = crypto.randomUUID();
-  const accountId = (db.query("select account_id from files where id = ?").get(id) as { account_id: string })
-    .account_id;
-  db.run(
+  const [row] = await db.all<{ account_id: string }>("select account_id from files where id = ?", [id]);
+  const accountId = row?.account_id as string;
+  await db.run(
     `insert into files (id, account_id, store_type, status, filename, storage_key, size_bytes, probe_attempts, created_at)
      values (?, ?, 'UPLOAD', 'PROCESSING', 'stuck.mp4', ?, 1, 3, ?)`,
-    [exhausted, accountId, `${accountId}/${exhausted}/stuck.mp4`, Date.now()],
+    [exhausted, accountId, `${accountId}/${exhausted}/stuck.mp4`, new Date()],
   );
-  db.close();
+  await db.close();
 
   server = await startServer({ dataDir, s3Prefix: server.s3Prefix });
   expect(server.firstKey).toBeUndefined(); // keys exist: no new key is printed

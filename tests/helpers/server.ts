@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { databaseEnv } from "./db";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -44,6 +45,8 @@ export async function startServer(
   const storage = process.env.TEST_STORAGE === "s3" ? "s3" : "local";
   const s3Prefix = opts.s3Prefix ?? `api-${crypto.randomUUID()}/`;
   const storageEnv = storage === "s3" ? await s3Env(s3Prefix) : {};
+  // TEST_DATABASE=pg: this data directory's own PostgreSQL database (the same one after a restart).
+  const dbEnv = await databaseEnv(dataDir);
   const proc = Bun.spawn(["bun", join(ROOT, "src/index.ts"), "serve"], {
     cwd: ROOT,
     env: {
@@ -57,6 +60,7 @@ export async function startServer(
       RATE_LIMIT_PER_MINUTE: "0",
       SHUTDOWN_GRACE_SECONDS: "5",
       ...storageEnv,
+      ...dbEnv,
       ...opts.env,
     },
     stdin: "ignore",
@@ -74,8 +78,10 @@ export async function startServer(
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
+    // Listening is not enough: the first key is printed after the start-up recovery, which awaits the
+    // database; the "renderio listening" line comes just before it.
     try {
-      if ((await fetch(`${url}/health`)).ok) break;
+      if (out.includes('"msg":"renderio listening"') && (await fetch(`${url}/health`)).ok) break;
     } catch {
       // not listening yet
     }
@@ -104,7 +110,12 @@ export async function startServer(
 export async function cli(dataDir: string, args: string[]): Promise<string> {
   const proc = Bun.spawn(["bun", join(ROOT, "src/index.ts"), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATA_DIR: dataDir, LOG_LEVEL: "error" },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "error",
+      ...(await databaseEnv(dataDir)),
+    },
     stdout: "pipe",
     stderr: "pipe",
   });

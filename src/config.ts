@@ -44,6 +44,25 @@ export const SETTINGS = {
     max: 200,
     doc: "PostgreSQL connections per node.",
   },
+  LEASE_SECONDS: {
+    kind: "int",
+    def: "30",
+    min: 1,
+    max: 3600,
+    doc: "A job (command, download, probe, webhook delivery) is leased to the node running it for this long and renewed every third of it; a dead node's jobs are taken over this long after it stopped renewing.",
+  },
+  WORK_POLL_MS: {
+    kind: "int",
+    def: "1000",
+    min: 20,
+    max: 60000,
+    doc: "How often a node looks for claimable work it was not told about (other nodes' submits, lapsed leases). Submits to this node start at once.",
+  },
+  LOCAL_STORAGE_SHARED: {
+    kind: "bool",
+    def: "false",
+    doc: "With `DATABASE_URL` and `STORAGE_DRIVER=local`: the operator asserts that `DATA_DIR/files` is one shared mount on every node (and `SIGNING_SECRET` is set alike). Without it such a start is refused.",
+  },
   PUBLIC_BASE_URL: {
     kind: "url",
     def: (c) => `http://localhost:${c.PORT}`,
@@ -343,6 +362,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dbUrl = out.DATABASE_URL as string | undefined;
   if (dbUrl !== undefined && !/^postgres(ql)?:\/\/./.test(dbUrl))
     problems.push("DATABASE_URL: expected a postgres:// or postgresql:// URL");
+  if (dbUrl !== undefined && out.STORAGE_DRIVER === "local") {
+    if (!out.LOCAL_STORAGE_SHARED)
+      problems.push(
+        "STORAGE_DRIVER=local with DATABASE_URL: several nodes would each see only their own files; use STORAGE_DRIVER=s3, or set LOCAL_STORAGE_SHARED=true if DATA_DIR/files is one shared mount",
+      );
+    else if (!out.SIGNING_SECRET)
+      problems.push("LOCAL_STORAGE_SHARED=true: set SIGNING_SECRET to the same value on every node");
+  }
   if (out.STORAGE_DRIVER === "s3") {
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
       if (!out[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);

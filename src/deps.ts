@@ -1,12 +1,13 @@
 import { join } from "node:path";
 import pkg from "../package.json";
-import { createRateLimiter } from "./auth/rate-limit";
+import { createRateLimiter, createSharedRateLimiter } from "./auth/rate-limit";
 import { createAuthService } from "./auth/service";
 import type { Config } from "./config";
 import { openDatabase } from "./db/client";
 import { createMetrics } from "./http/metrics";
 import { createCommandQueue } from "./jobs/command-queue";
 import { localMediaRef } from "./jobs/inputs";
+import { createLeases } from "./jobs/leases";
 import { createProbeQueue } from "./jobs/probe-queue";
 import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
 import { createLogger } from "./log";
@@ -33,6 +34,9 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
   // Started first: `yt-dlp --version` (~0.3 s of Python start-up) overlaps the sandbox probe.
   const ytdlpDetection = detectYtdlp(config.YTDLP_PATH);
   const db = openDatabase(config);
+  // This process's identity in the job leases; a restarted node is a new one.
+  const nodeId = crypto.randomUUID();
+  const leases = createLeases(db, nodeId, config.LEASE_SECONDS * 1000);
   const signer = createUrlSigner(loadSigningSecret(config.SIGNING_SECRET, config.DATA_DIR));
   const storage = await createStorage(config, signer);
   const sandbox = opts.sandbox ?? (await chooseSandbox(config, log));
@@ -46,6 +50,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
     nice: config.MEDIA_NICE,
     metrics,
+    leases,
+    pollMs: config.WORK_POLL_MS,
   });
   const auth = createAuthService(db);
   const fetchOptions: SafeFetchOptions = {
@@ -65,6 +71,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     fetchOptions,
     concurrency: config.FETCH_CONCURRENCY,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
+    leases,
+    pollMs: config.WORK_POLL_MS,
   });
   const ytdlp = await ytdlpDetection;
   if (ytdlp.ok) log.info("yt-dlp found", { version: ytdlp.ytdlp.version, path: ytdlp.ytdlp.executable });
@@ -87,7 +95,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
         .map((u) => new URL(u).origin),
       fetchOptions,
     },
-    jobsDir: join(config.DATA_DIR, "jobs"),
+    // One directory per node: a start-up sweep removes only what no live node uses.
+    jobsDir: join(config.DATA_DIR, "jobs", nodeId),
     probeTimeoutMs: config.PROBE_TIMEOUT_SECONDS * 1000,
     maxOutputBytes: config.COMMAND_MAX_OUTPUT_BYTES,
     nice: config.MEDIA_NICE,
@@ -106,6 +115,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     concurrency: config.COMMAND_CONCURRENCY,
     metrics,
     maxAttempts: config.COMMAND_MAX_ATTEMPTS,
+    leases,
+    pollMs: config.WORK_POLL_MS,
   });
   const commandsService = createCommandsService({
     db,
@@ -134,6 +145,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
     disableAfterFailures: config.WEBHOOK_DISABLE_AFTER_FAILURES,
     pollMs: config.WEBHOOK_POLL_MS,
+    leases,
     metrics,
     present: (accountId, commandId) => commandsService.get(accountId, commandId),
   });
@@ -145,6 +157,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
   ]);
   return {
     config,
+    nodeId,
     metrics,
     signer,
     webhooks,
@@ -159,7 +172,10 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     sandbox,
     probes,
     auth,
-    rateLimiter: createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
+    rateLimiter:
+      db.engine === "pg"
+        ? createSharedRateLimiter(db, config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST)
+        : createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
     fetchOptions,
     storeFile,
     files: createFilesService({ db, storage, log, probes, maxUploadBytes: config.MAX_UPLOAD_BYTES, metrics }),

@@ -32,7 +32,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
   const recovered =
     (await deps.probes.recover()) + (await deps.storeFile.recover()) + (await deps.commandQueue.recover());
-  deps.webhooks.start();
+  await deps.webhooks.start();
   // Start-up garbage (migration SQL, the generated OpenAPI document, module init) is large and never
   // reused; collecting it once here lowers the server's resting memory for the rest of its life.
   Bun.gc(true);
@@ -41,6 +41,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     docs: `${config.PUBLIC_BASE_URL}/docs`,
     dataDir: config.DATA_DIR,
     storage: deps.storage.kind,
+    database: deps.db.engine,
+    node: deps.nodeId,
     sandbox: deps.sandbox.available ? "bwrap" : "none",
     recoveredJobs: recovered,
   });

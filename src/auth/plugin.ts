@@ -17,7 +17,7 @@ export function authGuard(auth: AuthService, limiter: RateLimiter) {
     if (!principal) throw new AppError("UNAUTHORIZED", "missing or invalid X-API-KEY");
     const meta = requestMeta(request);
     if (meta) meta.keyId = principal.keyId;
-    const wait = limiter.take(principal.keyId);
+    const wait = await limiter.take(principal.keyId);
     if (wait > 0) {
       throw new AppError("RATE_LIMITED", `rate limit exceeded; retry in ${wait} s`, undefined, {
         "retry-after": String(wait),

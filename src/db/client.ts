@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { SQL } from "bun";
+import { type SQL as Fragment, sql } from "drizzle-orm";
 import { type BunSQLDatabase, drizzle as drizzlePg } from "drizzle-orm/bun-sql";
 import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
 import * as pgSchema from "./pg-schema";
@@ -28,6 +29,14 @@ interface DbExtras {
    * UPDATE and DELETE builders (their results are discarded). Build them on `tx`, not on `db`.
    */
   writeAtomically(build: (tx: Db) => PromiseLike<unknown>[]): Promise<void>;
+  /**
+   * The database's clock plus `offsetMs`, as an SQL expression in the column encoding of timestamps
+   * (timestamptz on pg, epoch milliseconds on SQLite). Leases use it so that nodes never compare
+   * their own clocks.
+   */
+  clock(offsetMs?: number): Fragment;
+  /** Runs raw SQL built with drizzle's `sql` and returns its rows (column names as in the database). */
+  rows<T>(query: Fragment): Promise<T[]>;
   /** A round trip to the database (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -60,6 +69,10 @@ export function openSqlite(path: string): Db {
         for (const q of build(asDb(tx, extras))) (q as unknown as SyncRunnable).run();
       });
     },
+    clock: (offsetMs = 0) => sql`(cast(unixepoch('subsec') * 1000 as integer) + ${Math.round(offsetMs)})`,
+    async rows<T>(query: Fragment) {
+      return inner.all<T>(query);
+    },
     async ping() {
       sqlite.query("select 1").get();
     },
@@ -81,6 +94,11 @@ export function openPostgres(url: string, opts: { max?: number } = {}): Db {
       await inner.transaction(async (tx) => {
         for (const q of build(asDb(tx, extras))) await q;
       });
+    },
+    clock: (offsetMs = 0) =>
+      sql`(now() + ${Math.round(offsetMs)}::double precision * interval '1 millisecond')`,
+    async rows<T>(query: Fragment) {
+      return [...(await inner.execute(query))] as T[];
     },
     async ping() {
       await client`select 1`;

@@ -80,6 +80,8 @@ export const files = pgTable(
     probeAttempts: integer("probe_attempts").notNull().default(0),
     isDeleted: boolean("is_deleted").notNull().default(false),
     deletedAt: ts("deleted_at"),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: ts("lease_until"),
     createdAt: createdAt(),
     updatedAt: ts("updated_at"),
   },
@@ -113,6 +115,8 @@ export const commands = pgTable(
     progress: json("progress").$type<{ percent: number | null; out_time_seconds: number }>(),
     attempts: integer("attempts").notNull().default(0),
     cancelRequested: boolean("cancel_requested").notNull().default(false),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: ts("lease_until"),
     createdAt: createdAt(),
     startedAt: ts("started_at"),
     finishedAt: ts("finished_at"),
@@ -177,8 +181,17 @@ export const webhookDeliveries = pgTable(
     nextAttemptAt: ts("next_attempt_at").notNull(),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: ts("lease_until"),
     createdAt: createdAt(),
     updatedAt: ts("updated_at").notNull(),
   },
   (t) => [index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt)],
 );
+
+export const rateLimits = pgTable("rate_limits", {
+  keyId: text("key_id").primaryKey(),
+  tokens: doublePrecision("tokens").notNull(),
+  granted: boolean("granted").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});

@@ -75,6 +75,9 @@ export const files = sqliteTable(
     probeAttempts: integer("probe_attempts").notNull().default(0),
     isDeleted: integer("is_deleted", { mode: "boolean" }).notNull().default(false),
     deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    /** Work sharing: the node running this job and until when (renewed while it runs; see src/jobs/leases.ts). */
+    leaseOwner: text("lease_owner"),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }),
   },
@@ -120,6 +123,9 @@ export const commands = sqliteTable(
     }>(),
     attempts: integer("attempts").notNull().default(0),
     cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+    /** Work sharing: the node running this job and until when (renewed while it runs; see src/jobs/leases.ts). */
+    leaseOwner: text("lease_owner"),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
     createdAt: createdAt(),
     startedAt: integer("started_at", { mode: "timestamp_ms" }),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
@@ -203,6 +209,9 @@ export const webhookDeliveries = sqliteTable(
     nextAttemptAt: integer("next_attempt_at", { mode: "timestamp_ms" }).notNull(),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
+    /** Work sharing: the node running this job and until when (renewed while it runs; see src/jobs/leases.ts). */
+    leaseOwner: text("lease_owner"),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
   },
@@ -210,3 +219,15 @@ export const webhookDeliveries = sqliteTable(
 );
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/**
+ * Shared token buckets (PostgreSQL, several nodes): one row per API key, taken atomically by an upsert.
+ * SQLite servers keep their buckets in memory (one node); the table exists in both for one model.
+ */
+export const rateLimits = sqliteTable("rate_limits", {
+  keyId: text("key_id").primaryKey(),
+  tokens: real("tokens").notNull(),
+  /** Whether the last take was granted (the upsert's outcome, read back with RETURNING). */
+  granted: integer("granted", { mode: "boolean" }).notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});

@@ -30,5 +30,6 @@ const sameRows: SameRows = {
   presets: true,
   webhookConfigs: true,
   webhookDeliveries: true,
+  rateLimits: true,
 };
 void sameRows;

@@ -1,18 +1,29 @@
-import { rmSync } from "node:fs";
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import PQueue from "p-queue";
+import { readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { and, count, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { CommandRow } from "../db/schema";
 import type { Tables } from "../db/tables";
 import { DURATION, DURATION_HELP, JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
-import { type CommandRunnerDeps, executeCommand, removeJobDir } from "./command-runner";
+import {
+  type CommandRunnerDeps,
+  discardOutputs,
+  executeCommand,
+  type OutputRef,
+  removeJobDir,
+} from "./command-runner";
 import { JobFailure } from "./inputs";
+import type { LeaseKind, Leases } from "./leases";
+import { createWorker } from "./worker";
 
 export interface CommandQueueDeps extends CommandRunnerDeps {
   log: Logger;
   concurrency: number;
   /** Starts of one command (crash recoveries included) before it is failed for good. */
   maxAttempts: number;
+  leases: Leases;
+  /** How often other nodes' commands and lapsed leases are looked for. */
+  pollMs: number;
   metrics?: Metrics;
   /** Called once a command reaches SUCCESS or FAILED (webhooks hook in here). */
   onFinished?: (commandId: string) => void;
@@ -20,55 +31,62 @@ export interface CommandQueueDeps extends CommandRunnerDeps {
 
 /**
  * The durable command queue. The row is the job: QUEUED rows wait, PROCESSING rows are running — or
- * were, when the server died, and `recover()` re-runs them from the start (commands are idempotent:
- * a fresh job directory, and outputs of the interrupted attempt are discarded). Status only moves
- * forward: every transition is a conditional update from the state it leaves.
+ * were, when their node died: then their lease lapses and any node re-runs them from the start
+ * (commands are idempotent: a fresh job directory, and outputs of the interrupted attempt are
+ * discarded). Status only moves forward, and the result is written only while holding the lease, so a
+ * command taken over by another node never completes twice (the loser removes the outputs it stored).
  */
 export function createCommandQueue(deps: CommandQueueDeps) {
-  const { db, log } = deps;
+  const { db, log, leases } = deps;
   const { commands } = db.t;
   const now = deps.now ?? Date.now;
-  const queue = new PQueue({ concurrency: deps.concurrency });
-  const running = new Map<string, AbortController>();
-  const queued = new Set<string>();
+  const open = inArray(commands.status, ["QUEUED", "PROCESSING"]);
+  const kind: LeaseKind = { name: "command", table: commands, claimable: () => open, order: sql`created_at` };
+  const mine = (id: string) => and(eq(commands.id, id), open, eq(commands.leaseOwner, leases.owner));
 
-  async function finish(row: CommandRow, values: Partial<Tables["commands"]["$inferInsert"]>): Promise<void> {
+  /** Writes the result if this node still holds the lease; true when it did. */
+  async function finish(
+    row: CommandRow,
+    values: Partial<Tables["commands"]["$inferInsert"]>,
+    where = mine(row.id),
+  ): Promise<boolean> {
     const t = now();
     const done = await db
       .update(commands)
       .set({
         ...values,
+        leaseUntil: null,
         finishedAt: new Date(t),
         updatedAt: new Date(t),
         totalProcessingSeconds: (t - row.createdAt.getTime()) / 1000,
       })
-      .where(and(eq(commands.id, row.id), inArray(commands.status, ["QUEUED", "PROCESSING"])))
+      .where(where)
       .returning({ id: commands.id });
     if (done.length) deps.onFinished?.(row.id);
+    return done.length > 0;
   }
 
-  async function run(id: string): Promise<void> {
-    queued.delete(id);
-    const [row] = await db
-      .select()
-      .from(commands)
-      .where(and(eq(commands.id, id), inArray(commands.status, ["QUEUED", "PROCESSING"])));
+  async function run(id: string, signal: AbortSignal): Promise<void> {
+    const [row] = await db.select().from(commands).where(mine(id));
     if (!row) return;
-    if (row.cancelRequested)
-      return finish(row, {
+    if (row.cancelRequested) {
+      await finish(row, {
         status: "FAILED",
         errorStatus: "CANCELLED",
         errorMessage: "the command was cancelled",
       });
+      return;
+    }
     if (row.attempts >= deps.maxAttempts) {
       log.warn("command given up", { commandId: id, attempts: row.attempts });
-      return finish(row, {
+      await finish(row, {
         status: "FAILED",
         errorStatus: "INTERNAL_ERROR",
         errorMessage: "the command was interrupted too often",
       });
+      return;
     }
-    await db
+    const started = await db
       .update(commands)
       .set({
         status: "PROCESSING",
@@ -77,104 +95,142 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         updatedAt: new Date(now()),
         progress: null,
       })
-      .where(eq(commands.id, id));
+      .where(mine(id))
+      .returning({ id: commands.id });
+    if (started.length === 0) return;
 
-    const ac = new AbortController();
-    running.set(id, ac);
     const t0 = performance.now();
+    const produced: OutputRef[] = [];
+    let outcome: { values: Partial<Tables["commands"]["$inferInsert"]>; label: string };
     try {
-      const { ffmpegSeconds } = await executeCommand(deps, row, ac.signal);
-      await finish(row, {
-        status: "SUCCESS",
-        ffmpegRunSeconds: ffmpegSeconds === null ? null : round(ffmpegSeconds),
-        progress: null,
-      });
-      deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "command", outcome: "success" });
-      deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "command" }, (performance.now() - t0) / 1000);
-      log.info("command succeeded", {
-        commandId: id,
-        type: row.commandType,
-        ms: Math.round(performance.now() - t0),
-      });
+      const { ffmpegSeconds } = await executeCommand(deps, row, signal, produced);
+      outcome = {
+        values: {
+          status: "SUCCESS",
+          ffmpegRunSeconds: ffmpegSeconds === null ? null : round(ffmpegSeconds),
+          progress: null,
+        },
+        label: "success",
+      };
     } catch (e) {
       const failure =
         e instanceof JobFailure
           ? e
-          : ac.signal.aborted
+          : signal.aborted
             ? new JobFailure("CANCELLED", "the command was cancelled")
             : new JobFailure("INTERNAL_ERROR", "the command failed unexpectedly; retrying is safe");
-      if (!(e instanceof JobFailure)) log.error("command crashed", { commandId: id, err: e });
-      await finish(row, {
-        status: "FAILED",
-        errorStatus: failure.errorStatus,
-        errorMessage: failure.message,
-        progress: null,
-      });
-      deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, {
-        kind: "command",
-        outcome: failure.errorStatus.toLowerCase(),
-      });
-      deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "command" }, (performance.now() - t0) / 1000);
-      log.info("command failed", {
-        commandId: id,
-        errorStatus: failure.errorStatus,
-        ms: Math.round(performance.now() - t0),
-      });
+      if (!(e instanceof JobFailure) && !signal.aborted)
+        log.error("command crashed", { commandId: id, err: e });
+      outcome = {
+        values: {
+          status: "FAILED",
+          errorStatus: failure.errorStatus,
+          errorMessage: failure.message,
+          progress: null,
+        },
+        label: failure.errorStatus.toLowerCase(),
+      };
     } finally {
-      running.delete(id);
       await removeJobDir(deps, id).catch((err) =>
         log.warn("could not remove a job directory", { commandId: id, err }),
       );
     }
+    const ms = Math.round(performance.now() - t0);
+    if (!(await finish(row, outcome.values))) {
+      // Another node holds the command now (this one stalled past its lease): its run is the one.
+      await discardOutputs(deps, produced);
+      log.warn("command result discarded: the lease was lost", { commandId: id, ms });
+      return;
+    }
+    deps.metrics?.inc(JOBS_TOTAL, JOBS_HELP, { kind: "command", outcome: outcome.label });
+    deps.metrics?.observe(DURATION, DURATION_HELP, { kind: "command" }, ms / 1000);
+    if (outcome.values.status === "SUCCESS")
+      log.info("command succeeded", { commandId: id, type: row.commandType, ms, node: leases.owner });
+    else log.info("command failed", { commandId: id, errorStatus: outcome.values.errorStatus, ms });
   }
 
-  return {
-    enqueue(id: string): void {
-      if (queued.has(id) || running.has(id)) return;
-      queued.add(id);
-      queue.add(() => run(id)).catch((err) => log.error("command job crashed", { commandId: id, err }));
-    },
-
-    /** Marks a command cancelled: a queued one fails at once, a running one has its ffmpeg killed. */
-    async cancel(id: string): Promise<void> {
-      await db.update(commands).set({ cancelRequested: true }).where(eq(commands.id, id));
-      const ac = running.get(id);
-      if (ac) ac.abort(new Error("cancelled"));
-      else {
-        const [row] = await db.select().from(commands).where(eq(commands.id, id));
-        if (row)
-          await finish(row, {
-            status: "FAILED",
-            errorStatus: "CANCELLED",
-            errorMessage: "the command was cancelled",
-          });
-      }
-    },
-
-    /** Re-queues QUEUED and interrupted PROCESSING commands, oldest first (after sweeping job dirs). */
-    async recover(): Promise<number> {
-      // Nothing runs yet: every job directory is a leftover of a previous process.
-      rmSync(deps.jobsDir, { recursive: true, force: true });
-      const rows = await db
+  const worker = createWorker({
+    kind,
+    leases,
+    log,
+    concurrency: deps.concurrency,
+    pollMs: deps.pollMs,
+    run,
+    // A cancel sent to another node: seen here at the next renewal.
+    async afterRenew(held) {
+      if (held.length === 0) return;
+      const cancelled = await db
         .select({ id: commands.id })
         .from(commands)
-        .where(inArray(commands.status, ["QUEUED", "PROCESSING"]))
-        .orderBy(asc(commands.createdAt));
-      for (const r of rows) this.enqueue(r.id);
-      return rows.length;
+        .where(and(inArray(commands.id, held), eq(commands.cancelRequested, true)));
+      for (const c of cancelled) worker.abort(c.id, new Error("cancelled"));
+    },
+  });
+
+  return {
+    enqueue: (id: string) => worker.enqueue(id),
+
+    /**
+     * Marks a command cancelled: running here, its ffmpeg is killed; running on another node, that node
+     * sees the request at its next lease renewal; not running anywhere, it fails at once.
+     */
+    async cancel(id: string): Promise<void> {
+      await db.update(commands).set({ cancelRequested: true }).where(eq(commands.id, id));
+      if (worker.abort(id, new Error("cancelled"))) return;
+      const [row] = await db.select().from(commands).where(eq(commands.id, id));
+      const free = or(isNull(commands.leaseUntil), lt(commands.leaseUntil, db.clock()));
+      if (row)
+        await finish(
+          row,
+          { status: "FAILED", errorStatus: "CANCELLED", errorMessage: "the command was cancelled" },
+          and(eq(commands.id, id), open, free),
+        );
+    },
+
+    /**
+     * Starts running: sweeps job directories left by earlier runs of this node (SQLite: all of them and
+     * all leases; PostgreSQL: those of nodes holding no live lease), then claims. Returns how many
+     * commands were waiting.
+     */
+    async recover(): Promise<number> {
+      await leases.resetAll(kind);
+      await sweepJobDirs(deps);
+      const [waiting] = await db.select({ n: count() }).from(commands).where(open);
+      worker.start();
+      return waiting?.n ?? 0;
     },
 
     get depth() {
-      return { queued: queue.size, running: queue.pending };
+      return worker.depth;
     },
 
     /** Stops starting commands; waits for running ones (they re-run after a restart if cut short). */
-    async drain(): Promise<void> {
-      queue.pause();
-      queue.clear();
-      await queue.onIdle();
-    },
+    drain: () => worker.drain(),
   };
+}
+
+/** Job directories live under `jobsRoot/<node id>`; a root whose node holds no live lease is garbage. */
+async function sweepJobDirs(deps: CommandQueueDeps): Promise<void> {
+  const { db } = deps;
+  const { commands } = db.t;
+  const root = dirname(deps.jobsDir);
+  let live = new Set<string>();
+  if (db.engine === "pg") {
+    const rows = await db
+      .selectDistinct({ owner: commands.leaseOwner })
+      .from(commands)
+      .where(and(isNotNull(commands.leaseOwner), gt(commands.leaseUntil, db.clock())));
+    live = new Set(rows.map((r) => r.owner as string));
+  }
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e !== deps.leases.owner && !live.has(e)) rmSync(join(root, e), { recursive: true, force: true });
+  }
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

@@ -34,6 +34,11 @@ export interface CommandRunnerDeps {
   now?: () => number;
 }
 
+export interface OutputRef {
+  id: string;
+  storageKey: string | null;
+}
+
 export interface RunOutcome {
   /** Null when no ffmpeg step ran (yt-dlp download only). */
   ffmpegSeconds: number | null;
@@ -53,6 +58,8 @@ export async function executeCommand(
   deps: CommandRunnerDeps,
   row: CommandRow,
   signal: AbortSignal,
+  /** Collects the output rows written, so a run whose result is not taken can remove them. */
+  produced: OutputRef[] = [],
 ): Promise<RunOutcome> {
   const jobDir = join(deps.jobsDir, row.id);
   if (existsSync(jobDir)) await rm(jobDir, { recursive: true, force: true }); // left by a crashed attempt
@@ -80,7 +87,7 @@ export async function executeCommand(
       const total = Object.values(paths).reduce((n, p) => n + statSync(p).size, 0);
       if (total > deps.maxOutputBytes)
         throw new JobFailure("OUTPUT_TOO_LARGE", "the outputs together exceed the limit");
-      await storeOutputs(deps, row, names, paths);
+      await storeOutputs(deps, row, names, paths, produced);
       return { ffmpegSeconds: null };
     }
     const paths: Record<string, string> = { ...prepared.paths };
@@ -141,7 +148,7 @@ export async function executeCommand(
     }
     if (total > deps.maxOutputBytes)
       throw new JobFailure("OUTPUT_TOO_LARGE", "the outputs together exceed the limit");
-    await storeOutputs(deps, row, row.outputFiles, paths);
+    await storeOutputs(deps, row, row.outputFiles, paths, produced);
     return { ffmpegSeconds: ffmpegMs / 1000 };
   } catch (e) {
     await removeJobDir(deps, row.id);
@@ -219,6 +226,7 @@ async function storeOutputs(
   row: CommandRow,
   outputs: Record<string, string>,
   paths: Record<string, string>,
+  produced: OutputRef[],
 ) {
   const now = deps.now ?? Date.now;
   const { files } = deps.db.t;
@@ -257,6 +265,7 @@ async function storeOutputs(
         updatedAt: t,
         ...probeColumns(await probe),
       });
+      produced.push({ id: fileId, storageKey: key });
     }),
   );
 }
@@ -264,7 +273,15 @@ async function storeOutputs(
 /** A re-run starts from scratch: outputs stored by an interrupted attempt are removed first. */
 async function discardPartialOutputs(deps: CommandRunnerDeps, commandId: string) {
   const { files } = deps.db.t;
-  const old = await deps.db.select().from(files).where(eq(files.commandId, commandId));
+  await discardOutputs(deps, await deps.db.select().from(files).where(eq(files.commandId, commandId)));
+}
+
+/** Removes output rows and their bytes (also used by a run whose result was not taken). */
+export async function discardOutputs(
+  deps: Pick<CommandRunnerDeps, "db" | "storage">,
+  old: OutputRef[],
+): Promise<void> {
+  const { files } = deps.db.t;
   for (const f of old) {
     if (f.storageKey) await deps.storage.delete(f.storageKey);
     await deps.db.delete(files).where(eq(files.id, f.id));

@@ -1,5 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
-import PQueue from "p-queue";
+import { and, count, eq, isNotNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import type { FileRow } from "../db/schema";
 import type { Tables } from "../db/tables";
@@ -9,6 +8,8 @@ import { probeFile, probeUrl } from "../media/ffprobe";
 import type { Sandbox } from "../media/sandbox";
 import type { ProbeOutcome } from "../media/types";
 import type { StorageDriver } from "../storage/driver";
+import type { LeaseKind, Leases } from "./leases";
+import { createWorker } from "./worker";
 
 export interface ProbeQueueDeps {
   db: Db;
@@ -21,6 +22,9 @@ export interface ProbeQueueDeps {
   metrics?: Metrics;
   /** CPU niceness of ffprobe (0 = same priority as the API). */
   nice: number;
+  leases: Leases;
+  /** How often files waiting for a probe (other nodes' uploads, lapsed leases) are looked for. */
+  pollMs: number;
   now?: () => number;
 }
 
@@ -57,13 +61,18 @@ export function probeColumns(outcome: ProbeOutcome): FileValues & Pick<FileRow, 
  * so a delete during a probe wins.
  */
 export function createProbeQueue(deps: ProbeQueueDeps) {
-  const { db, storage, sandbox, log, now = Date.now } = deps;
+  const { db, storage, sandbox, log, leases, now = Date.now } = deps;
   const { files } = db.t;
-  const queue = new PQueue({ concurrency: deps.concurrency });
-  const queued = new Set<string>();
-
+  const processing = and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false));
+  const kind: LeaseKind = {
+    name: "probe",
+    table: files,
+    claimable: () => and(processing, isNotNull(files.storageKey)) as SQL,
+    order: sql`created_at`,
+  };
+  /** Still PROCESSING, undeleted, and this node's to probe. */
   const stillProcessing = (id: string) =>
-    and(eq(files.id, id), eq(files.status, "PROCESSING"), eq(files.isDeleted, false));
+    and(eq(files.id, id), processing, eq(files.leaseOwner, leases.owner));
 
   /** Local files are probed in place; remote objects through a presigned URL (ranged reads only). */
   async function probe(key: string, fileName: string) {
@@ -81,7 +90,6 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
   }
 
   async function run(fileId: string): Promise<void> {
-    queued.delete(fileId);
     const [row] = await db.select().from(files).where(stillProcessing(fileId));
     if (!row?.storageKey) return;
     const started = performance.now();
@@ -97,7 +105,7 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     await db
       .update(files)
       .set({ probeAttempts: sql`${files.probeAttempts} + 1` })
-      .where(eq(files.id, fileId));
+      .where(stillProcessing(fileId));
 
     const outcome = await probe(row.storageKey, row.filename);
     const ms = Math.round(performance.now() - started);
@@ -111,47 +119,46 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     });
   }
 
+  /** Writes the outcome (and drops the lease) if the file is still this node's to probe. */
   async function finish(fileId: string, values: FileValues): Promise<void> {
     await db
       .update(files)
-      .set({ ...values, updatedAt: new Date(now()) })
+      .set({ ...values, leaseUntil: null, updatedAt: new Date(now()) })
       .where(stillProcessing(fileId));
   }
 
+  const worker = createWorker({
+    kind,
+    leases,
+    log,
+    concurrency: deps.concurrency,
+    pollMs: deps.pollMs,
+    run: (fileId) =>
+      run(fileId).catch(async (err) => {
+        log.error("probe job crashed", { fileId, err });
+        await finish(fileId, {
+          status: "FAILED",
+          errorStatus: "INTERNAL_ERROR",
+          errorMessage: "metadata extraction failed unexpectedly",
+        }).catch((e: unknown) => log.error("could not record a probe failure", { fileId, err: e }));
+      }),
+  });
+
   return {
-    enqueue(fileId: string): void {
-      if (queued.has(fileId)) return;
-      queued.add(fileId);
-      queue
-        .add(() => run(fileId))
-        .catch(async (err) => {
-          log.error("probe job crashed", { fileId, err });
-          await finish(fileId, {
-            status: "FAILED",
-            errorStatus: "INTERNAL_ERROR",
-            errorMessage: "metadata extraction failed unexpectedly",
-          }).catch((e: unknown) => log.error("could not record a probe failure", { fileId, err: e }));
-        });
-    },
-    /** Re-queues every file left PROCESSING by a previous run. */
+    enqueue: (fileId: string) => worker.enqueue(fileId),
+    /** Starts probing: files left PROCESSING (by a crash, or by a dead node once its lease lapses). */
     async recover(): Promise<number> {
-      const rows = await db
-        .select({ id: files.id })
-        .from(files)
-        .where(and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false)));
-      for (const r of rows) this.enqueue(r.id);
-      return rows.length;
+      await leases.resetAll(kind);
+      const [waiting] = await db.select({ n: count() }).from(files).where(kind.claimable());
+      worker.start();
+      return waiting?.n ?? 0;
     },
     get size() {
-      return queue.size + queue.pending;
+      return worker.depth.queued + worker.depth.running;
     },
-    /** Stops starting new probes; resolves when running ones end (queued ones stay PROCESSING in the DB). */
-    async drain(): Promise<void> {
-      queue.pause();
-      queue.clear();
-      await queue.onIdle();
-    },
-    onIdle: () => queue.onIdle(),
+    /** Stops starting new probes; resolves when running ones end (the rest stay PROCESSING in the DB). */
+    drain: () => worker.drain(),
+    onIdle: () => worker.onIdle(),
   };
 }
 

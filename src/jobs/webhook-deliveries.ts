@@ -1,10 +1,11 @@
-import { and, asc, eq, lte, sql } from "drizzle-orm";
-import PQueue from "p-queue";
+import { and, eq, lte, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import type { Tables } from "../db/tables";
 import { JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { FetchError, type SafeFetchOptions, safeFetch } from "../net/safe-fetch";
+import type { LeaseKind, Leases } from "./leases";
+import { createWorker } from "./worker";
 
 export interface WebhookDeps {
   db: Db;
@@ -15,6 +16,7 @@ export interface WebhookDeps {
   timeoutMs: number;
   disableAfterFailures: number;
   pollMs: number;
+  leases: Leases;
   metrics?: Metrics;
   /** The poll body of a command, exactly as GET /api/v1/commands/:id returns it. */
   present(accountId: string, commandId: string): Promise<unknown>;
@@ -35,12 +37,22 @@ export function signBody(secret: string, body: string): string {
  * set (spec, Decisions 9). Failures to the account webhook count towards its auto-disable.
  */
 export function createWebhookDeliveries(deps: WebhookDeps) {
-  const { db, log } = deps;
+  const { db, log, leases } = deps;
   const { commands, webhookConfigs, webhookDeliveries } = db.t;
   const now = deps.now ?? Date.now;
-  const queue = new PQueue({ concurrency: 4 });
-  const inFlight = new Set<string>();
-  let timer: ReturnType<typeof setInterval> | undefined;
+  const kind: LeaseKind = {
+    name: "webhook",
+    table: webhookDeliveries,
+    claimable: () =>
+      and(eq(webhookDeliveries.status, "PENDING"), lte(webhookDeliveries.nextAttemptAt, db.clock())) as SQL,
+    order: sql`next_attempt_at`,
+  };
+  const mine = (id: string) =>
+    and(
+      eq(webhookDeliveries.id, id),
+      eq(webhookDeliveries.status, "PENDING"),
+      eq(webhookDeliveries.leaseOwner, leases.owner),
+    );
 
   async function enqueueFor(commandId: string): Promise<void> {
     const [cmd] = await db.select().from(commands).where(eq(commands.id, commandId));
@@ -50,8 +62,9 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
     if (!url) return;
     const body = JSON.stringify({ data: await deps.present(cmd.accountId, cmd.id), timestamp: now() });
     const t = new Date(now());
+    const id = crypto.randomUUID();
     await db.insert(webhookDeliveries).values({
-      id: crypto.randomUUID(),
+      id,
       accountId: cmd.accountId,
       commandId: cmd.id,
       url,
@@ -62,7 +75,7 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
       createdAt: t,
       updatedAt: t,
     });
-    await poll();
+    worker.enqueue(id);
   }
 
   async function configOf(accountId: string) {
@@ -70,9 +83,8 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
   }
 
   async function deliver(id: string): Promise<void> {
-    const [d] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id));
-    // Re-checked here: a poll that read the row before its last attempt was settled must not resend early.
-    if (d?.status !== "PENDING" || d.nextAttemptAt.getTime() > now()) return;
+    const [d] = await db.select().from(webhookDeliveries).where(mine(id));
+    if (!d) return;
     const account = await configOf(d.accountId);
     if (d.toAccountWebhook && !account?.isActive) {
       return await settle(d.id, { status: "FAILED", lastError: "account webhook is disabled" });
@@ -148,47 +160,34 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
     }
   }
 
+  /** Records an attempt's outcome (and drops the lease) if the delivery is still this node's. */
   async function settle(id: string, values: Partial<Tables["webhookDeliveries"]["$inferInsert"]>) {
     await db
       .update(webhookDeliveries)
-      .set({ ...values, updatedAt: new Date(now()) })
-      .where(eq(webhookDeliveries.id, id));
+      .set({ ...values, leaseUntil: null, updatedAt: new Date(now()) })
+      .where(mine(id));
   }
 
-  async function poll(): Promise<void> {
-    const due = await db
-      .select({ id: webhookDeliveries.id })
-      .from(webhookDeliveries)
-      .where(
-        and(eq(webhookDeliveries.status, "PENDING"), lte(webhookDeliveries.nextAttemptAt, new Date(now()))),
-      )
-      .orderBy(asc(webhookDeliveries.nextAttemptAt))
-      .limit(50);
-    for (const { id } of due) {
-      if (inFlight.has(id)) continue;
-      inFlight.add(id);
-      queue
-        .add(() => deliver(id))
-        .catch((err) => log.error("webhook delivery crashed", { deliveryId: id, err }))
-        .finally(() => inFlight.delete(id));
-    }
-  }
+  const worker = createWorker({
+    kind,
+    leases,
+    log,
+    concurrency: 4,
+    pollMs: deps.pollMs,
+    run: (id) => deliver(id).catch((err) => log.error("webhook delivery crashed", { deliveryId: id, err })),
+  });
 
   return {
     /** Called when a command reaches SUCCESS or FAILED. */
     onCommandFinished(commandId: string): void {
       enqueueFor(commandId).catch((err) => log.error("webhook enqueue failed", { commandId, err }));
     },
-    start(): void {
-      const tick = () => void poll().catch((err) => log.error("webhook poll failed", { err }));
-      timer ??= setInterval(tick, deps.pollMs);
-      tick();
+    /** Starts sending due deliveries (SQLite: leases of a previous run are freed first). */
+    async start(): Promise<void> {
+      await leases.resetAll(kind);
+      worker.start();
     },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await queue.onIdle();
-    },
+    stop: () => worker.drain(),
   };
 }
 

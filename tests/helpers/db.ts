@@ -53,7 +53,8 @@ export async function createPgDatabase(): Promise<string> {
 
 /**
  * Environment naming the database of a data directory: nothing on SQLite (DATA_DIR says it all),
- * `DATABASE_URL` of the directory's own database on PostgreSQL (created on first use).
+ * `DATABASE_URL` of the directory's own database on PostgreSQL (created on first use), plus what a
+ * PostgreSQL node on local storage must assert.
  */
 export async function databaseEnv(dataDir: string): Promise<Record<string, string>> {
   if (testDatabase === "sqlite") return {};
@@ -62,7 +63,13 @@ export async function databaseEnv(dataDir: string): Promise<Record<string, strin
     url = await createPgDatabase();
     byDataDir.set(dataDir, url);
   }
-  return { DATABASE_URL: url };
+  // One node per database here, on its own disk: asserting "shared" local storage is true enough; the
+  // secret is what several nodes would need to share.
+  return {
+    DATABASE_URL: url,
+    LOCAL_STORAGE_SHARED: "true",
+    SIGNING_SECRET: "test-signing-secret-0123456789",
+  };
 }
 
 export interface TestDb {

@@ -38,11 +38,17 @@ export function tempDir(prefix = "renderio-test-"): string {
  * its own data directory, and waits until /health answers.
  */
 export async function startServer(
-  opts: { dataDir?: string; env?: Record<string, string>; s3Prefix?: string } = {},
+  opts: {
+    dataDir?: string;
+    env?: Record<string, string>;
+    s3Prefix?: string;
+    /** Overrides TEST_STORAGE (the cluster test needs S3 whatever the pass). */
+    storage?: "local" | "s3";
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const port = freePort();
-  const storage = process.env.TEST_STORAGE === "s3" ? "s3" : "local";
+  const storage = opts.storage ?? (process.env.TEST_STORAGE === "s3" ? "s3" : "local");
   const s3Prefix = opts.s3Prefix ?? `api-${crypto.randomUUID()}/`;
   const storageEnv = storage === "s3" ? await s3Env(s3Prefix) : {};
   // TEST_DATABASE=pg: this data directory's own PostgreSQL database (the same one after a restart).

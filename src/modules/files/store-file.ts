@@ -1,7 +1,8 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
-import PQueue from "p-queue";
+import { and, count, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { validationError } from "../../errors";
+import type { LeaseKind, Leases } from "../../jobs/leases";
+import { createWorker } from "../../jobs/worker";
 import { sanitizeFilename } from "../../lib/filename";
 import type { Logger } from "../../log";
 import {
@@ -23,6 +24,8 @@ export interface StoreFileDeps {
   fetchOptions: SafeFetchOptions;
   concurrency: number;
   maxAttempts: number;
+  leases: Leases;
+  pollMs: number;
   now?: () => number;
 }
 
@@ -33,15 +36,27 @@ export interface StoreFileDeps {
  * re-runs downloads interrupted by a crash (they start from scratch; put is atomic).
  */
 export function createStoreFile(deps: StoreFileDeps) {
-  const { db, storage, log, now = Date.now } = deps;
+  const { db, storage, log, leases, now = Date.now } = deps;
   const { files } = db.t;
-  const queue = new PQueue({ concurrency: deps.concurrency });
-  const pending = and(eq(files.status, "PROCESSING"), eq(files.isDeleted, false), isNull(files.storageKey));
+  const waiting = and(
+    eq(files.status, "PROCESSING"),
+    eq(files.isDeleted, false),
+    isNull(files.storageKey),
+    eq(files.storeType, "STORED_FILE"),
+  ) as SQL;
+  const kind: LeaseKind = {
+    name: "download",
+    table: files,
+    claimable: () => waiting,
+    order: sql`created_at`,
+  };
+  /** Still waiting for its bytes, and this node's to download. */
+  const pending = and(waiting, eq(files.leaseOwner, leases.owner));
 
   const fail = async (id: string, errorStatus: string, errorMessage: string): Promise<void> => {
     await db
       .update(files)
-      .set({ status: "FAILED", errorStatus, errorMessage, updatedAt: new Date(now()) })
+      .set({ status: "FAILED", errorStatus, errorMessage, leaseUntil: null, updatedAt: new Date(now()) })
       .where(and(eq(files.id, id), pending));
   };
 
@@ -56,7 +71,7 @@ export function createStoreFile(deps: StoreFileDeps) {
     await db
       .update(files)
       .set({ downloadAttempts: sql`${files.downloadAttempts} + 1` })
-      .where(eq(files.id, id));
+      .where(and(eq(files.id, id), pending));
 
     const started = performance.now();
     const host = new URL(row.originalFileUrl).host;
@@ -72,7 +87,15 @@ export function createStoreFile(deps: StoreFileDeps) {
       const { size } = await storage.put(key, res.body, contentType ? { contentType } : {});
       const updated = await db
         .update(files)
-        .set({ storageKey: key, filename, sizeBytes: size, updatedAt: new Date(now()) })
+        // The lease is dropped with the download: the probe claims the file afresh.
+        .set({
+          storageKey: key,
+          filename,
+          sizeBytes: size,
+          leaseOwner: null,
+          leaseUntil: null,
+          updatedAt: new Date(now()),
+        })
         .where(and(eq(files.id, id), pending))
         .returning({ id: files.id });
       if (updated.length === 0) {
@@ -98,6 +121,15 @@ export function createStoreFile(deps: StoreFileDeps) {
     }
   }
 
+  const worker = createWorker({
+    kind,
+    leases,
+    log,
+    concurrency: deps.concurrency,
+    pollMs: deps.pollMs,
+    run: (id) => download(id),
+  });
+
   return {
     /** Validates the URL statically, records the file and queues the download. */
     async submit(accountId: string, fileUrl: string): Promise<{ file_id: string }> {
@@ -121,24 +153,18 @@ export function createStoreFile(deps: StoreFileDeps) {
     },
 
     enqueue(id: string): void {
-      queue.add(() => download(id)).catch((err) => log.error("download job crashed", { fileId: id, err }));
+      worker.enqueue(id);
     },
 
-    /** Re-queues downloads interrupted by a previous run. */
+    /** Starts downloading: interrupted downloads (a crash here, or a dead node's once its lease lapses). */
     async recover(): Promise<number> {
-      const rows = await db
-        .select({ id: files.id })
-        .from(files)
-        .where(and(pending, eq(files.storeType, "STORED_FILE")));
-      for (const r of rows) this.enqueue(r.id);
-      return rows.length;
+      await leases.resetAll(kind);
+      const [n] = await db.select({ n: count() }).from(files).where(waiting);
+      worker.start();
+      return n?.n ?? 0;
     },
 
-    async drain(): Promise<void> {
-      queue.pause();
-      queue.clear();
-      await queue.onIdle();
-    },
+    drain: () => worker.drain(),
   };
 }
 

@@ -13,8 +13,9 @@ export interface RunningServer {
 }
 
 /**
- * Starts renderio: migrate → sweep temp files → ensure a first API key → listen → re-queue work
- * left unfinished by a previous run. Prints the first key once when the database has none.
+ * Starts renderio: migrate → sweep temp files → ensure a first API key → start the job workers (which
+ * also take up work left unfinished by a previous run) → listen. Prints the first key once when the
+ * database has none.
  */
 export async function startServer(config: Config): Promise<RunningServer> {
   const deps = await createDeps(config);
@@ -26,13 +27,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if ((await deps.auth.countActiveKeys()) === 0)
     firstKey = (await deps.auth.createKey({ name: "first key" })).key;
 
+  // The workers start claiming (a few quick queries) before the port opens, so that once /health answers
+  // the start-up lines below, and the first key, are out.
+  const recovered =
+    (await deps.probes.recover()) + (await deps.storeFile.recover()) + (await deps.commandQueue.recover());
+  await deps.webhooks.start();
   const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT });
   const server = app.server;
   if (!server) throw new Error("server did not start");
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
-  const recovered =
-    (await deps.probes.recover()) + (await deps.storeFile.recover()) + (await deps.commandQueue.recover());
-  await deps.webhooks.start();
   // Start-up garbage (migration SQL, the generated OpenAPI document, module init) is large and never
   // reused; collecting it once here lowers the server's resting memory for the rest of its life.
   Bun.gc(true);

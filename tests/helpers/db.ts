@@ -78,8 +78,8 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-/** Raw SQL on a test server's database (`?` placeholders). */
-export async function openTestDb(dataDir: string): Promise<TestDb> {
+/** Raw SQL on a test server's database (`?` placeholders); `databaseUrl` for one given by the test. */
+export async function openTestDb(dataDir: string, databaseUrl?: string): Promise<TestDb> {
   if (testDatabase === "sqlite") {
     const db = new Database(join(dataDir, "renderio.db"));
     type Param = string | number | null;
@@ -97,8 +97,8 @@ export async function openTestDb(dataDir: string): Promise<TestDb> {
       },
     };
   }
-  const { DATABASE_URL } = await databaseEnv(dataDir);
-  const sql = new SQL(DATABASE_URL as string, { max: 1 });
+  const url = databaseUrl ?? (await databaseEnv(dataDir)).DATABASE_URL;
+  const sql = new SQL(url as string, { max: 1 });
   const numbered = (q: string) => {
     let i = 0;
     return q.replace(/\?/g, () => `$${++i}`);

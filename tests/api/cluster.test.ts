@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createPgDatabase, openTestDb, type TestDb, testDatabase } from "../helpers/db";
+import { makeSamples, type Samples } from "../helpers/media";
+import {
+  client,
+  startServer,
+  type TestServer,
+  tempDir,
+  uploadStored,
+  waitForCommand,
+} from "../helpers/server";
+
+/**
+ * Two renderio nodes on one PostgreSQL database and one S3 store (the local Ceph RGW), as behind a load
+ * balancer. Runs in the TEST_DATABASE=pg pass only (SQLite is one node by construction). Leases are 2 s
+ * and nodes poll every 200 ms, so a dead node's work is taken over within seconds.
+ */
+const pg = testDatabase === "pg";
+const clusterEnv = {
+  LEASE_SECONDS: "2",
+  WORK_POLL_MS: "200",
+  COMMAND_CONCURRENCY: "1",
+  WEBHOOK_POLL_MS: "200",
+};
+
+let samples: Samples;
+let a: TestServer;
+let b: TestServer;
+let db: TestDb;
+let key: string;
+const prefix = `cluster-${crypto.randomUUID()}/`;
+
+const nodeIdOf = (s: TestServer) =>
+  /"msg":"renderio listening".*?"node":"([0-9a-f-]{36})"/.exec(s.output())?.[1];
+const succeededOn = (s: TestServer, id: string) =>
+  s
+    .output()
+    .split("\n")
+    .filter((l) => l.includes('"msg":"command succeeded"') && l.includes(id)).length;
+
+async function startNode(databaseUrl: string) {
+  return startServer({
+    dataDir: tempDir(),
+    storage: "s3",
+    s3Prefix: prefix,
+    env: { ...clusterEnv, DATABASE_URL: databaseUrl },
+  });
+}
+
+describe.skipIf(!pg)("two nodes, one PostgreSQL database, one bucket", () => {
+  beforeAll(async () => {
+    const url = await createPgDatabase();
+    // Started together: migrations run once, under the advisory lock.
+    [samples, a, b] = await Promise.all([
+      makeSamples(tempDir("renderio-samples-")),
+      startNode(url),
+      startNode(url),
+    ]);
+    key = (a.firstKey ?? b.firstKey) as string;
+    expect(key).toMatch(/^ffsk_/);
+    db = await openTestDb(a.dataDir, url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await db?.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+  }, 60_000);
+
+  test("work submitted to node A is done, and every node serves it; both nodes take work", async () => {
+    const onA = client(a.url, key);
+    const onB = client(b.url, key);
+    const video = await uploadStored(onA, samples.mp4);
+    expect((await onB("GET", `/api/v1/files/${video.file_id}`)).json.status).toBe("STORED");
+
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await onA("POST", "/api/v1/run-ffmpeg-command", {
+        body: {
+          input_files: { in_v: video.storage_url },
+          output_files: { out_t: `t${i}.jpg` },
+          ffmpeg_command: `-ss 0.${i} -i {{in_v}} -frames:v 1 {{out_t}}`,
+        },
+      });
+      expect(r.status).toBe(200);
+      ids.push(r.json.command_id);
+    }
+    for (const id of ids) {
+      const done = await waitForCommand(onB, id);
+      expect(done.status).toBe("SUCCESS");
+      const out = done.output_files.out_t;
+      expect((await fetch(out.storage_url)).status).toBe(200);
+    }
+    // One slot per node and six commands submitted to A: B claimed some of them from the database.
+    const owners = await db.all<{ lease_owner: string }>(
+      `select distinct lease_owner from commands where id in (${ids.map(() => "?").join(",")})`,
+      ids,
+    );
+    expect(new Set<string | undefined>(owners.map((o) => o.lease_owner))).toEqual(
+      new Set([nodeIdOf(a), nodeIdOf(b)]),
+    );
+  }, 120_000);
+
+  test("SIGKILL of the node running a command: the other node re-runs it after the lease lapses; it completes once", async () => {
+    const onA = client(a.url, key);
+    const onB = client(b.url, key);
+    const video = await uploadStored(onA, samples.mp4);
+    const r = await onA("POST", "/api/v1/run-ffmpeg-command", {
+      body: {
+        input_files: { in_v: video.storage_url },
+        output_files: { out_long: "long.mp4" },
+        // Several seconds of encoding: long enough to be killed mid-way.
+        ffmpeg_command: "-stream_loop -1 -i {{in_v}} -t 24 -c:v libx264 -preset medium -an {{out_long}}",
+        max_command_run_seconds: 120,
+      },
+    });
+    expect(r.status).toBe(200);
+    const id = r.json.command_id as string;
+    const nodeA = nodeIdOf(a);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const [row] = await db.all<{ status: string; lease_owner: string | null }>(
+        "select status, lease_owner from commands where id = ?",
+        [id],
+      );
+      if (row?.status === "PROCESSING" && row.lease_owner === nodeA) break;
+      if (Date.now() > deadline) throw new Error(`command never ran on A: ${JSON.stringify(row)}`);
+      await Bun.sleep(50);
+    }
+    await Bun.sleep(700); // ffmpeg is under way on A
+    await a.stop("SIGKILL");
+
+    const done = await waitForCommand(onB, id, 120_000);
+    expect(done.status).toBe("SUCCESS");
+    const [row] = await db.all<{ lease_owner: string; attempts: number }>(
+      "select lease_owner, attempts from commands where id = ?",
+      [id],
+    );
+    expect(row?.lease_owner).toBe(nodeIdOf(b) as string);
+    expect(Number(row?.attempts)).toBe(2);
+    // Completed exactly once: one success line (on B, none on A), one output row.
+    expect(succeededOn(a, id)).toBe(0);
+    expect(succeededOn(b, id)).toBe(1);
+    const outs = await db.all<{ n: number | string }>(
+      "select count(*) as n from files where command_id = ?",
+      [id],
+    );
+    expect(Number(outs[0]?.n)).toBe(1);
+    expect((await fetch(done.output_files.out_long.storage_url)).status).toBe(200);
+  }, 180_000);
+
+  test("no command of this database ran twice to completion", async () => {
+    const rows = await db.all<{ id: string }>("select id from commands where status = 'SUCCESS'");
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { id } of rows) expect(succeededOn(a, id) + succeededOn(b, id)).toBe(1);
+  });
+});

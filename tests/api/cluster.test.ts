@@ -38,13 +38,27 @@ const succeededOn = (s: TestServer, id: string) =>
     .split("\n")
     .filter((l) => l.includes('"msg":"command succeeded"') && l.includes(id)).length;
 
-async function startNode(databaseUrl: string) {
+async function startNode(databaseUrl: string, env: Record<string, string> = {}) {
   return startServer({
     dataDir: tempDir(),
     storage: "s3",
     s3Prefix: prefix,
-    env: { ...clusterEnv, DATABASE_URL: databaseUrl },
+    env: { ...clusterEnv, DATABASE_URL: databaseUrl, ...env },
   });
+}
+
+/** Waits until the command is PROCESSING under the lease of `node`. */
+async function runningOn(id: string, node: string | undefined) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const [row] = await db.all<{ status: string; lease_owner: string | null }>(
+      "select status, lease_owner from commands where id = ?",
+      [id],
+    );
+    if (row?.status === "PROCESSING" && row.lease_owner === node) return;
+    if (Date.now() > deadline) throw new Error(`command never ran on ${node}: ${JSON.stringify(row)}`);
+    await Bun.sleep(50);
+  }
 }
 
 describe.skipIf(!pg)("two nodes, one PostgreSQL database, one bucket", () => {
@@ -100,6 +114,25 @@ describe.skipIf(!pg)("two nodes, one PostgreSQL database, one bucket", () => {
     );
   }, 120_000);
 
+  test("a cancel sent to the other node reaches the node running the command", async () => {
+    const onA = client(a.url, key);
+    const onB = client(b.url, key);
+    const video = await uploadStored(onA, samples.mp4);
+    const r = await onA("POST", "/api/v1/run-ffmpeg-command", {
+      body: {
+        input_files: { in_v: video.storage_url },
+        output_files: { out_long: "long.mp4" },
+        ffmpeg_command: "-stream_loop -1 -i {{in_v}} -c:v libx264 -preset veryslow {{out_long}}",
+        max_command_run_seconds: 60,
+      },
+    });
+    const id = r.json.command_id as string;
+    await runningOn(id, nodeIdOf(a));
+    expect((await onB("POST", `/api/v1/commands/${id}/cancel`)).status).toBe(200);
+    const done = await waitForCommand(onB, id, 20_000);
+    expect(done).toMatchObject({ status: "FAILED", error_status: "CANCELLED" });
+  }, 60_000);
+
   test("SIGKILL of the node running a command: the other node re-runs it after the lease lapses; it completes once", async () => {
     const onA = client(a.url, key);
     const onB = client(b.url, key);
@@ -115,17 +148,7 @@ describe.skipIf(!pg)("two nodes, one PostgreSQL database, one bucket", () => {
     });
     expect(r.status).toBe(200);
     const id = r.json.command_id as string;
-    const nodeA = nodeIdOf(a);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [row] = await db.all<{ status: string; lease_owner: string | null }>(
-        "select status, lease_owner from commands where id = ?",
-        [id],
-      );
-      if (row?.status === "PROCESSING" && row.lease_owner === nodeA) break;
-      if (Date.now() > deadline) throw new Error(`command never ran on A: ${JSON.stringify(row)}`);
-      await Bun.sleep(50);
-    }
+    await runningOn(id, nodeIdOf(a));
     await Bun.sleep(700); // ffmpeg is under way on A
     await a.stop("SIGKILL");
 
@@ -152,5 +175,34 @@ describe.skipIf(!pg)("two nodes, one PostgreSQL database, one bucket", () => {
     const rows = await db.all<{ id: string }>("select id from commands where status = 'SUCCESS'");
     expect(rows.length).toBeGreaterThan(0);
     for (const { id } of rows) expect(succeededOn(a, id) + succeededOn(b, id)).toBe(1);
+  });
+});
+
+describe.skipIf(!pg)("rate limits are shared by the nodes", () => {
+  let c: TestServer;
+  let d: TestServer;
+  beforeAll(async () => {
+    const url = await createPgDatabase();
+    const env = { RATE_LIMIT_PER_MINUTE: "1", RATE_LIMIT_BURST: "4" };
+    c = await startNode(url, env);
+    d = await startNode(url, env);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([c?.stop(), d?.stop()]);
+  });
+
+  test("one key's burst is spent across both nodes, then both answer 429 with Retry-After", async () => {
+    const k = c.firstKey as string;
+    const onC = client(c.url, k);
+    const onD = client(d.url, k);
+    const codes = [];
+    for (const call of [onC, onD, onC, onD]) codes.push((await call("GET", "/api/v1/files")).status);
+    expect(codes).toEqual([200, 200, 200, 200]);
+    for (const call of [onC, onD]) {
+      const r = await call("GET", "/api/v1/files");
+      expect(r.status).toBe(429);
+      expect(r.json.error).toBe("RATE_LIMITED");
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
   });
 });

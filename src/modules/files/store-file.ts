@@ -99,7 +99,13 @@ export function createStoreFile(deps: StoreFileDeps) {
         .where(and(eq(files.id, id), pending))
         .returning({ id: files.id });
       if (updated.length === 0) {
-        await storage.delete(key); // deleted while downloading: do not resurrect the bytes
+        // Deleted while downloading (do not resurrect the bytes), or taken over by another node after this
+        // one stalled past its lease: the key is the same there, so keep it if the row now names it.
+        const [current] = await db
+          .select({ key: files.storageKey, deleted: files.isDeleted })
+          .from(files)
+          .where(eq(files.id, id));
+        if (current?.key !== key || current.deleted) await storage.delete(key);
         return;
       }
       log.info("file downloaded", {

@@ -23,6 +23,8 @@ import { ROOT, run, runBench, serverEnv, tempDir } from "./support";
 const { values: opt } = parseArgs({
   options: {
     commands: { type: "string", default: "60" },
+    /** Rounds over all cases, every other one in reverse order (load on a shared machine drifts). */
+    rounds: { type: "string", default: "2" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -117,12 +119,15 @@ await runBench(async () => {
   ]);
   const load = loadAverage();
   const rows: string[] = [];
-  for (const c of CASES) {
-    const r = await measure(c, mp4);
-    rows.push(
-      `| ${c.name} | ${c.nodes * c.slots} | ${r.seconds.toFixed(1)} s | ${(N / r.seconds).toFixed(2)} | ${r.perNode.join(" / ")} |`,
-    );
-    console.error(rows.at(-1));
+  for (let round = 1; round <= Number(opt.rounds); round++) {
+    for (const c of round % 2 ? CASES : [...CASES].reverse()) {
+      const before = loadAverage();
+      const r = await measure(c, mp4);
+      rows.push(
+        `| ${round} | ${c.name} | ${c.nodes * c.slots} | ${r.seconds.toFixed(1)} s | ${(N / r.seconds).toFixed(2)} | ${r.perNode.join(" / ")} | ${before.toFixed(1)} |`,
+      );
+      console.error(rows.at(-1));
+    }
   }
   const report = [
     `# Cluster throughput (bench/cluster.ts), ${started.toISOString().slice(0, 10)}`,
@@ -130,8 +135,8 @@ await runBench(async () => {
     `${await machine()}; load average before: ${load.toFixed(2)}. ${N} thumbnail commands per case, all`,
     "submitted at once (round-robin over the nodes), S3 storage on the local RGW, WORK_POLL_MS=200.",
     "",
-    "| case | command slots in total | all done in | commands/s | completed per node |",
-    "|---|---|---|---|---|",
+    "| round | case | command slots in total | all done in | commands/s | completed per node | load avg before |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
     "",
   ].join("\n");

@@ -20,12 +20,12 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const deps = await createDeps(config);
   const { log } = deps;
-  await runMigrations(deps.db, config.DATABASE_URL);
-  await sweepStorage(deps);
-
   let firstKey: string | undefined;
-  if ((await deps.auth.countActiveKeys()) === 0)
-    firstKey = (await deps.auth.createKey({ name: "first key" })).key;
+  await runMigrations(deps.db, config.DATABASE_URL, async () => {
+    if ((await deps.auth.countActiveKeys()) === 0)
+      firstKey = (await deps.auth.createKey({ name: "first key" })).key;
+  });
+  await sweepStorage(deps);
 
   // The workers start claiming (a few quick queries) before the port opens, so that once /health answers
   // the start-up lines below, and the first key, are out.

@@ -61,12 +61,19 @@ async function load(journal: Journal, dir: string): Promise<Migration[]> {
  * Applies the committed migrations of the database's dialect in order; re-running is a no-op. Does what
  * drizzle's `migrate()` does (same hashes and bookkeeping table), but reads the SQL from wherever this
  * build keeps it. On PostgreSQL, `url` is required: migrating runs on its own connection under a
- * session advisory lock, so nodes starting together apply each migration once, one after the other.
+ * session advisory lock, so nodes starting together apply each migration once, one after the other
+ * (`thenOnce` runs before the lock is released: the next node sees what it wrote).
  */
-export async function runMigrations(db: Db, url?: string): Promise<void> {
+export async function runMigrations(
+  db: Db,
+  url?: string,
+  /** Runs after migrating, still under the lock (first-key creation: once, not once per node). */
+  thenOnce?: () => Promise<void>,
+): Promise<void> {
   if (db.engine === "sqlite") {
     const list = await load(sqliteJournal, "");
     (db as unknown as DialectMigrator).dialect.migrate(list, (db as unknown as DialectMigrator).session, {});
+    await thenOnce?.();
     return;
   }
   if (!url) throw new Error("runMigrations: PostgreSQL needs its URL");
@@ -82,6 +89,7 @@ export async function runMigrations(db: Db, url?: string): Promise<void> {
         (one as unknown as DialectMigrator).session,
         {},
       );
+      await thenOnce?.();
     } finally {
       await one.execute(sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`);
     }

@@ -149,8 +149,16 @@ export function createCommandQueue(deps: CommandQueueDeps) {
     else log.info("command failed", { commandId: id, errorStatus: outcome.values.errorStatus, ms });
   }
 
+  /** QUEUED commands in the database (every node's backlog), refreshed on each poll. */
+  let backlog = 0;
+  const countBacklog = async () => {
+    const [r] = await db.select({ n: count() }).from(commands).where(eq(commands.status, "QUEUED"));
+    backlog = r?.n ?? 0;
+  };
+
   const worker = createWorker({
     kind,
+    onPoll: countBacklog,
     leases,
     log,
     concurrency: deps.concurrency,
@@ -196,12 +204,14 @@ export function createCommandQueue(deps: CommandQueueDeps) {
       await leases.resetAll(kind);
       await sweepJobDirs(deps);
       const [waiting] = await db.select({ n: count() }).from(commands).where(open);
+      await countBacklog();
       worker.start();
       return waiting?.n ?? 0;
     },
 
+    /** `queued`: commands waiting in the database (all nodes, as of the last poll); `running`: here. */
     get depth() {
-      return worker.depth;
+      return { queued: backlog, running: worker.depth.running };
     },
 
     /** Stops starting commands; waits for running ones (they re-run after a restart if cut short). */

@@ -14,6 +14,8 @@ export interface WorkerOptions {
   run(id: string, signal: AbortSignal): Promise<void>;
   /** After each renewal, with the ids still held (commands look for cancel requests here). */
   afterRenew?(held: string[]): Promise<void>;
+  /** On every poll tick, before claiming (commands refresh their backlog gauge here). */
+  onPoll?(): Promise<void>;
 }
 
 /** Why a running job's signal aborted: another node holds its lease now. */
@@ -116,7 +118,11 @@ export function createWorker(o: WorkerOptions) {
     /** Starts claiming, polling and renewing. */
     start(): void {
       paused = false;
-      pollTimer ??= setInterval(pump, o.pollMs);
+      const tick = () => {
+        o.onPoll?.().catch((err) => o.log.warn(`${o.kind.name}: poll hook failed`, { err }));
+        pump();
+      };
+      pollTimer ??= setInterval(tick, o.pollMs);
       const every = Math.max(50, Math.floor(o.leases.leaseMs / 3));
       renewTimer ??= setInterval(
         () => void renew().catch((err) => o.log.error(`${o.kind.name}: renewing failed`, { err })),

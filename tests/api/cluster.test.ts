@@ -72,6 +72,8 @@ describe.skipIf(!pg)("two nodes, one PostgreSQL database, one bucket", () => {
     ]);
     key = (a.firstKey ?? b.firstKey) as string;
     expect(key).toMatch(/^ffsk_/);
+    // The first key is created under the migration lock: by one node only.
+    expect([a.firstKey, b.firstKey].filter(Boolean)).toHaveLength(1);
     db = await openTestDb(a.dataDir, url);
   }, 120_000);
 

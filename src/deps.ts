@@ -2,7 +2,7 @@ import { join } from "node:path";
 import pkg from "../package.json";
 import { createRateLimiter } from "./auth/rate-limit";
 import { createAuthService } from "./auth/service";
-import type { Config } from "./config";
+import { type Config, ConfigError } from "./config";
 import { openDatabase } from "./db/client";
 import { createMetrics } from "./http/metrics";
 import { createCommandQueue } from "./jobs/command-queue";
@@ -10,7 +10,8 @@ import { localMediaRef } from "./jobs/inputs";
 import { createProbeQueue } from "./jobs/probe-queue";
 import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
 import { createLogger } from "./log";
-import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
+import { detectSandbox, type MediaTools, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
+import { resolveTools } from "./media/tools";
 import { detectYtdlp } from "./media/ytdlp";
 import { createCommandsService } from "./modules/commands/service";
 import { createFilesService } from "./modules/files/service";
@@ -197,10 +198,16 @@ async function createStorage(config: Config, signer: UrlSigner): Promise<Storage
 }
 
 async function chooseSandbox(config: Config, log: ReturnType<typeof createLogger>): Promise<Sandbox> {
-  const sandbox = await detectSandbox(config.SANDBOX === "off" ? { disabled: true } : {});
+  let tools: MediaTools;
+  try {
+    tools = resolveTools(config);
+  } catch (e) {
+    throw new ConfigError([(e as Error).message]);
+  }
+  const sandbox = await detectSandbox({ disabled: config.SANDBOX === "off", tools });
   if (!sandbox.available) {
     if (config.SANDBOX === "bwrap")
-      throw new Error(`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`);
+      throw new ConfigError([`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`]);
     if (config.SANDBOX === "auto") {
       log.warn(SANDBOX_UNAVAILABLE_WARNING, { reason: sandbox.reason });
     }

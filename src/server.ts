@@ -57,16 +57,25 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log.info("shutting down", { graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_SECONDS * 1000).unref());
       // stop(false): stop accepting connections, let in-flight requests (uploads) complete.
-      await Promise.race([
+      const drained = await Promise.race([
         Promise.all([
           server.stop(false),
           deps.probes.drain(),
           deps.storeFile.drain(),
           deps.commandQueue.drain(),
           deps.webhooks.stop(),
-        ]),
-        grace,
+        ]).then(() => true),
+        grace.then(() => false),
       ]);
+      if (!drained) {
+        // Commands still running get their ffmpeg killed and go back to QUEUED for the next start;
+        // probes and downloads still running stay PROCESSING and are recovered the same way.
+        const requeued = await Promise.race([
+          deps.commandQueue.requeueRunning(),
+          new Promise<number>((r) => setTimeout(() => r(-1), 10_000).unref()),
+        ]);
+        log.warn("grace period over", { requeuedCommands: requeued });
+      }
       await server.stop(true);
       deps.sqlite.close();
       log.info("stopped");

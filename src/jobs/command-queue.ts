@@ -29,6 +29,21 @@ export function createCommandQueue(deps: CommandQueueDeps) {
   const queue = new PQueue({ concurrency: deps.concurrency });
   const running = new Map<string, AbortController>();
   const queued = new Set<string>();
+  /** Set by requeueRunning(): an abort now means "shutting down", not "cancelled". */
+  let stopping = false;
+
+  /** Puts an interrupted command back to QUEUED; the attempt it was on does not count. */
+  function requeue(row: CommandRow) {
+    db.update(commands)
+      .set({
+        status: "QUEUED",
+        attempts: sql`${commands.attempts} - 1`,
+        progress: null,
+        updatedAt: new Date(now()),
+      })
+      .where(and(eq(commands.id, row.id), eq(commands.status, "PROCESSING")))
+      .run();
+  }
 
   function finish(row: CommandRow, values: Partial<typeof commands.$inferInsert>) {
     const t = now();
@@ -97,6 +112,11 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         ms: Math.round(performance.now() - t0),
       });
     } catch (e) {
+      if (stopping && ac.signal.aborted) {
+        requeue(row);
+        log.info("command put back on the queue (shutdown)", { commandId: id });
+        return;
+      }
       const failure =
         e instanceof JobFailure
           ? e
@@ -174,6 +194,21 @@ export function createCommandQueue(deps: CommandQueueDeps) {
       queue.pause();
       queue.clear();
       await queue.onIdle();
+    },
+
+    /**
+     * For the end of the shutdown grace period: kills the ffmpeg of every running command and puts
+     * the command back to QUEUED, so the next start runs it from scratch without spending an attempt.
+     * A command already storing its outputs is not interrupted. Returns how many were running.
+     */
+    async requeueRunning(): Promise<number> {
+      stopping = true;
+      queue.pause();
+      queue.clear();
+      const n = running.size;
+      for (const ac of running.values()) ac.abort(new Error("shutting down"));
+      await queue.onIdle();
+      return n;
     },
   };
 }

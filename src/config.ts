@@ -254,6 +254,13 @@ export const SETTINGS = {
     min: 1,
     doc: "Requests a key may send at once before throttling.",
   },
+  RETENTION_DAYS: {
+    kind: "int",
+    def: "0",
+    min: 0,
+    max: 36500,
+    doc: "Delete files (uploads, stored files, outputs) older than this many days, at start and hourly; `0` = keep forever. Rows stay with `is_deleted: true`.",
+  },
   SHUTDOWN_GRACE_SECONDS: {
     kind: "int",
     def: "30",

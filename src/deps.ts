@@ -8,6 +8,7 @@ import { createMetrics } from "./http/metrics";
 import { createCommandQueue } from "./jobs/command-queue";
 import { localMediaRef } from "./jobs/inputs";
 import { createProbeQueue } from "./jobs/probe-queue";
+import { createRetention } from "./jobs/retention";
 import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
 import { createLogger } from "./log";
 import { detectSandbox, type MediaTools, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
@@ -144,6 +145,20 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     [{ kind: "command", state: "queued" }, commandQueue.depth.queued],
     [{ kind: "command", state: "running" }, commandQueue.depth.running],
   ]);
+  const files = createFilesService({
+    db,
+    storage,
+    log,
+    probes,
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    metrics,
+  });
+  const retention = createRetention({
+    db,
+    log: log.child({ component: "retention" }),
+    deleteFile: (accountId, fileId) => files.delete(accountId, fileId),
+    days: config.RETENTION_DAYS,
+  });
   return {
     config,
     metrics,
@@ -164,7 +179,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     rateLimiter: createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
     fetchOptions,
     storeFile,
-    files: createFilesService({ db, storage, log, probes, maxUploadBytes: config.MAX_UPLOAD_BYTES, metrics }),
+    files,
+    retention,
     media: createMediaService(db, storage, signer),
     lifecycle: { shuttingDown: false },
   };

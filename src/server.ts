@@ -31,6 +31,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
   const recovered = deps.probes.recover() + deps.storeFile.recover() + deps.commandQueue.recover();
   deps.webhooks.start();
+  deps.retention.start();
   // Start-up garbage (migration SQL, the generated OpenAPI document, module init) is large and never
   // reused; collecting it once here lowers the server's resting memory for the rest of its life.
   Bun.gc(true);
@@ -41,6 +42,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     storage: deps.storage.kind,
     sandbox: deps.sandbox.available ? "bwrap" : "none",
     recoveredJobs: recovered,
+    retentionDays: config.RETENTION_DAYS || "off",
   });
   if (firstKey) {
     process.stdout.write(
@@ -64,6 +66,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           deps.storeFile.drain(),
           deps.commandQueue.drain(),
           deps.webhooks.stop(),
+          deps.retention.stop(),
         ]).then(() => true),
         grace.then(() => false),
       ]);

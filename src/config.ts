@@ -261,6 +261,13 @@ export const SETTINGS = {
     max: 36500,
     doc: "Delete files (uploads, stored files, outputs) older than this many days, at start and hourly; `0` = keep forever. Rows stay with `is_deleted: true`.",
   },
+  HEAP_BUDGET_MB: {
+    kind: "int",
+    def: "512",
+    min: 0,
+    max: 1048576,
+    doc: "RAM size the JS garbage collector plans for (sets `BUN_JSC_forceRAMSize` for `serve`; an explicit `BUN_JSC_forceRAMSize` wins). Lower = smaller memory peaks; `0` = the machine's RAM. See Benchmarks.",
+  },
   SHUTDOWN_GRACE_SECONDS: {
     kind: "int",
     def: "30",

@@ -124,14 +124,20 @@ test("an ffmpeg command runs in the container and its output downloads", async (
   expect(new TextDecoder().decode(bytes.subarray(4, 8))).toBe("ftyp");
 }, 60_000);
 
-test("podman stop: tini forwards SIGTERM, the server drains and exits 0 within seconds", async () => {
-  const t0 = performance.now();
+test("podman stop: tini forwards SIGTERM, the server drains and exits 0 (not SIGKILLed)", async () => {
   await podmanOk(["stop", "--time", "10", first]);
-  const stopMs = performance.now() - t0;
+  // A server that ignored the signal would be SIGKILLed after the 10 s stop timeout: exit 137.
   expect(await exitState(first)).toEqual({ exitCode: 0, status: "exited" });
-  // A server that ignored the signal would be SIGKILLed after the 10 s stop timeout (exit 137).
-  expect(stopMs).toBeLessThan(5000);
-  expect(await logs(first)).toContain('"msg":"stopped"');
+  // podman's own stop overhead varies with machine load (0.3-6 s here), so time the server by its log.
+  const lines = (await logs(first)).split("\n").flatMap((l) => {
+    try {
+      return [JSON.parse(l) as { msg?: string; time?: string }];
+    } catch {
+      return []; // the first-key banner is plain text
+    }
+  });
+  const at = (msg: string) => Date.parse(lines.find((l) => l.msg === msg)?.time ?? "");
+  expect(at("stopped") - at("signal received")).toBeLessThan(1000);
 }, 30_000);
 
 test("a new container on the same volume keeps keys and files; default options fall back loudly", async () => {

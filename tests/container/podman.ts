@@ -60,7 +60,7 @@ export async function runContainer(spec: RunSpec): Promise<void> {
 /** Everything the container wrote to stdout and stderr so far. */
 export async function logs(name: string): Promise<string> {
   const r = await podman(["logs", name]);
-  return r.stdout + r.stderr;
+  return `${r.stdout}\n${r.stderr}`;
 }
 
 /**

@@ -357,6 +357,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
       if (!out[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);
     }
+    // S3 allows at most 10,000 parts per object, and parts are equal-sized (R2 requires it).
+    const partMb = out.S3_PART_SIZE_MB as number | undefined;
+    const maxUpload = out.MAX_UPLOAD_BYTES as number | undefined;
+    if (partMb && maxUpload && maxUpload > partMb * 1024 * 1024 * 10_000)
+      problems.push(
+        `S3_PART_SIZE_MB: ${partMb} MiB × 10,000 parts is less than MAX_UPLOAD_BYTES (${maxUpload}); raise S3_PART_SIZE_MB to at least ${Math.ceil(maxUpload / (1024 * 1024 * 10_000))}`,
+      );
   }
   for (const d of (out.WEBHOOK_RETRY_SCHEDULE_SECONDS as string[] | undefined) ?? []) {
     if (!/^\d+$/.test(d))

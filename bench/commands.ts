@@ -5,10 +5,9 @@
  * poll that sees SUCCESS, next to the server's own `total_processing_seconds` and
  * `ffmpeg_command_run_seconds`.
  *
- *   bun bench/commands.ts                          local disk, then S3 (the local RGW), 30 runs each
- *   bun bench/commands.ts --storage local --runs 10
- *   bun bench/commands.ts --profile                per-phase times from a patched copy of HEAD (see
- *                                                  bench/lib-s3/profile.ts); the checkout is not touched
+ *   bun bench/commands.ts                          local disk, then S3 (the local RGW), 30 runs each,
+ *                                                  each with the system ffprobe and with a static one
+ *   bun bench/commands.ts --storage local --runs 10 --ffprobe system
  *   bun bench/commands.ts --root /tmp/copy --env SANDBOX=off --no-write   (another tree / a setting)
  *
  * Prints Markdown and writes bench/results/commands-<date>.md (unless --no-write). Exits 1 when the
@@ -20,8 +19,8 @@ import { s3ClientFor } from "../tests/helpers/s3-servers";
 import { clearPrefix } from "./lib-s3/bucket";
 import { referenceTimings } from "./lib-s3/command-refs";
 import { type CommandRun, runOne, storeInput } from "./lib-s3/command-runs";
-import { phasesOf, phaseTable, profiledCopy } from "./lib-s3/profile";
 import { rgw, startRenderio, stopChildren } from "./lib-s3/server";
+import { staticFfprobe } from "./lib-s3/static-ffprobe";
 import { loadAverage, machine, median, ms, percentile, writeReport } from "./lib-s3/stats";
 import { run, runBench, tempDir } from "./support";
 
@@ -31,9 +30,10 @@ const { values: opt } = parseArgs({
     runs: { type: "string", default: "30" },
     warmup: { type: "string", default: "3" },
     storage: { type: "string", default: "both" },
+    /** system = ffprobe on PATH (Debian's); static = FFPROBE_PATH set to a static build (npm, cached). */
+    ffprobe: { type: "string", default: "both" },
     root: { type: "string" },
     env: { type: "string", multiple: true, default: [] },
-    profile: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -44,10 +44,10 @@ const extraEnv = Object.fromEntries(
 
 interface Side {
   storage: "local" | "s3";
+  /** Which ffprobe probed the outputs ("system" or "static"). */
+  ffprobe: string;
   runs: CommandRun[];
   peakMB: number;
-  /** --profile: phase durations of the timed runs. */
-  phases: Record<string, number>[];
 }
 
 async function makeInput(dir: string): Promise<string> {
@@ -61,18 +61,26 @@ async function makeInput(dir: string): Promise<string> {
   return path;
 }
 
-async function measure(storage: "local" | "s3", mp4: string, root: string | undefined): Promise<Side> {
+async function measure(
+  storage: "local" | "s3",
+  ffprobe: { label: string; path?: string },
+  mp4: string,
+  root: string | undefined,
+): Promise<Side> {
   const prefix = `bench-commands-${crypto.randomUUID()}/`;
   const s3 = storage === "s3" ? await rgw(prefix) : undefined;
-  const env = { ...s3?.env, ...(opt.profile ? { LOG_LEVEL: "info" } : {}), ...extraEnv };
+  const env = {
+    ...s3?.env,
+    ...(ffprobe.path ? { FFPROBE_PATH: ffprobe.path } : {}),
+    ...extraEnv,
+  };
   const r = await startRenderio(tempDir(`renderio-cmd-${storage}-`), env, root);
   try {
     const input = await storeInput(r, mp4);
     for (let i = 0; i < Number(opt.warmup); i++) await runOne(r, input);
     const out: CommandRun[] = [];
     for (let i = 0; i < runs; i++) out.push(await runOne(r, input));
-    const phases = opt.profile ? phasesOf(r.output()).slice(-runs) : [];
-    return { storage, runs: out, peakMB: r.peaks().hwm, phases };
+    return { storage, ffprobe: ffprobe.label, runs: out, peakMB: r.peaks().hwm };
   } finally {
     await r.stop();
     if (s3) await clearPrefix(s3ClientFor(s3.s3), s3.s3.bucket, prefix);
@@ -89,13 +97,15 @@ const METRICS: [string, (r: CommandRun) => number][] = [
   ["poll round trip (GET, mean per run)", (r) => r.pollRtt],
 ];
 
+const side = (s: Side) => `${s.storage}, ${s.ffprobe}`;
+
 function summary(sides: Side[]): string {
-  const lines = ["| storage | metric (ms) | median | p90 | max |", "|---|---|---|---|---|"];
+  const lines = ["| storage, ffprobe | metric (ms) | median | p90 | max |", "|---|---|---|---|---|"];
   for (const s of sides) {
     for (const [name, f] of METRICS) {
       const xs = s.runs.map(f);
       lines.push(
-        `| ${s.storage} | ${name} | ${ms(median(xs))} | ${ms(percentile(xs, 90))} | ${ms(Math.max(...xs))} |`,
+        `| ${side(s)} | ${name} | ${ms(median(xs))} | ${ms(percentile(xs, 90))} | ${ms(Math.max(...xs))} |`,
       );
     }
   }
@@ -104,7 +114,7 @@ function summary(sides: Side[]): string {
 
 function verdicts(sides: Side[]): { text: string; ok: boolean } {
   const lines = [
-    "| storage | median overhead, server view | client view | target | pass/fail |",
+    "| storage, ffprobe | median overhead, server view | client view | target | pass/fail |",
     "|---|---|---|---|---|",
   ];
   let ok = true;
@@ -114,7 +124,7 @@ function verdicts(sides: Side[]): { text: string; ok: boolean } {
     const pass = sv < TARGET_MS && cv < TARGET_MS;
     ok &&= pass;
     lines.push(
-      `| ${s.storage} | ${sv.toFixed(0)} ms | ${cv.toFixed(0)} ms | < ${TARGET_MS} ms (both) | ${pass ? "pass" : "**FAIL**"} |`,
+      `| ${side(s)} | ${sv.toFixed(0)} ms | ${cv.toFixed(0)} ms | < ${TARGET_MS} ms (both) | ${pass ? "pass" : "**FAIL**"} |`,
     );
   }
   return { text: lines.join("\n"), ok };
@@ -122,13 +132,13 @@ function verdicts(sides: Side[]): { text: string; ok: boolean } {
 
 function perRun(sides: Side[]): string {
   const lines = [
-    "| storage | run | client wall | server total | ffmpeg run | overhead (server) | overhead (client) | polls |",
+    "| storage, ffprobe | run | client wall | server total | ffmpeg run | overhead (server) | overhead (client) | polls |",
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const s of sides) {
     for (const [i, r] of s.runs.entries()) {
       const cells = [r.wall, r.total, r.ffmpeg, r.serverOverhead, r.clientOverhead].map(ms).join(" | ");
-      lines.push(`| ${s.storage} | ${i + 1} | ${cells} | ${r.polls} |`);
+      lines.push(`| ${side(s)} | ${i + 1} | ${cells} | ${r.polls} |`);
     }
   }
   return lines.join("\n");
@@ -139,14 +149,21 @@ async function main(): Promise<number> {
   if (load0 > 1) console.error(`warning: load average ${load0} before start; expect noisy numbers`);
   const dir = tempDir("renderio-bench-cmd-");
   const mp4 = await makeInput(dir);
-  const root = opt.profile && !opt.root ? await profiledCopy() : opt.root; // --root: already patched
+  const root = opt.root;
   const started = new Date();
   const sides: Side[] = [];
+  const probes: { label: string; path?: string }[] = [];
+  if (opt.ffprobe !== "static") probes.push({ label: "system" });
+  if (opt.ffprobe !== "system") probes.push({ label: "static", path: await staticFfprobe() });
   for (const storage of opt.storage === "both"
     ? (["local", "s3"] as const)
     : [opt.storage as "local" | "s3"]) {
-    console.error(`running: ${storage}, ${opt.warmup} warm-up + ${runs} commands …`);
-    sides.push(await measure(storage, mp4, root));
+    for (const ffprobe of probes) {
+      console.error(
+        `running: ${storage}, ${ffprobe.label} ffprobe, ${opt.warmup} warm-up + ${runs} commands …`,
+      );
+      sides.push(await measure(storage, ffprobe, mp4, root));
+    }
   }
   console.error("running: reference timings (bare / sandboxed ffmpeg, sandboxed ffprobe of the jpg) …");
   const refs = await referenceTimings(dir, mp4, 10);
@@ -155,8 +172,10 @@ async function main(): Promise<number> {
     `# Command overhead benchmark, ${started.toISOString()}`,
     "",
     `Machine: ${await machine()}; load average ${load0} before, ${loadAverage()} after.`,
-    `Server: ${root ?? "this checkout"}${opt.profile && !opt.root ? " (git HEAD + bench/lib-s3/profile.patch)" : ""}${opt.env.length ? `, env ${opt.env.join(" ")}` : ""}; ` +
-      `peak RSS ${sides.map((s) => `${s.storage} ${s.peakMB.toFixed(0)} MB`).join(", ")}.`,
+    `Server: ${root ?? "this checkout"}${opt.env.length ? `, env ${opt.env.join(" ")}` : ""}; ` +
+      `peak RSS ${sides.map((s) => `${side(s)} ${s.peakMB.toFixed(0)} MB`).join(", ")}.`,
+    `ffprobe: system = \`${Bun.which("ffprobe")}\` (Debian's, ~215 shared libraries bound at start); ` +
+      "static = `FFPROBE_PATH` set to the statically linked build from npm `@ffprobe-installer/linux-x64` 5.2.0.",
     `Command: \`-i {{in_v}} -frames:v 1 {{out_thumb}}\` (jpg) on a stored 1 s 160×120 H.264+AAC mp4; ` +
       `${opt.warmup} warm-up runs, then ${runs} sequential runs per storage.`,
     "Client wall = POST submit → first GET that sees SUCCESS, polling every 10 ms: it overstates the " +
@@ -171,7 +190,6 @@ async function main(): Promise<number> {
       `(sandbox start ≈ ${ms(refs.sandboxFfmpeg - refs.bareFfmpeg)} ms, inside ffmpeg_command_run_seconds); ` +
       `sandboxed ffprobe of the jpg (local path) ${ms(refs.probeJpg)} ms (inside the overhead).`,
     "",
-    ...(opt.profile ? ["## Where the time goes (--profile)", "", phaseTable(sides), ""] : []),
     "<details><summary>Per run (ms)</summary>",
     "",
     perRun(sides),

@@ -41,7 +41,12 @@ export async function main(argv: string[]): Promise<void> {
   if (cmd === "help" || cmd === "--help" || cmd === "-h") return void process.stdout.write(`${USAGE}\n`);
 
   if (cmd === "serve") {
-    const running = await startServer(config());
+    const running = await startServer(config()).catch((e: unknown) => {
+      // A setting that only start-up can check (a missing ffmpeg, an unusable sandbox): no stack trace.
+      if (!(e instanceof ConfigError)) throw e;
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    });
     const onSignal = (sig: string) => {
       running.deps.log.info("signal received", { signal: sig });
       running.stop().then(

@@ -150,6 +150,16 @@ export const SETTINGS = {
     values: ["auto", "bwrap", "off"],
     doc: "Run ffprobe/ffmpeg in a bubblewrap sandbox: `auto` (use it if it works, warn if not), `bwrap` (required), `off`.",
   },
+  FFMPEG_PATH: {
+    kind: "string",
+    def: "ffmpeg",
+    doc: "ffmpeg to run: a name looked up on `PATH` or an absolute path (e.g. a static build); checked at start.",
+  },
+  FFPROBE_PATH: {
+    kind: "string",
+    def: "ffprobe",
+    doc: "ffprobe to run, like `FFMPEG_PATH`. A static build starts in ~5 ms instead of ~120 ms (Debian's links 215 libraries); see Benchmarks.",
+  },
   COMMAND_CONCURRENCY: {
     kind: "int",
     def: () => String(Math.max(1, Math.floor(availableParallelism() / 2))),
@@ -274,6 +284,20 @@ export const SETTINGS = {
     min: 1,
     doc: "Requests a key may send at once before throttling.",
   },
+  RETENTION_DAYS: {
+    kind: "int",
+    def: "0",
+    min: 0,
+    max: 36500,
+    doc: "Delete files (uploads, stored files, outputs) older than this many days, at start and hourly; `0` = keep forever. Rows stay with `is_deleted: true`.",
+  },
+  HEAP_BUDGET_MB: {
+    kind: "int",
+    def: "512",
+    min: 0,
+    max: 1048576,
+    doc: "RAM size the JS garbage collector plans for (sets `BUN_JSC_forceRAMSize` for `serve`; an explicit `BUN_JSC_forceRAMSize` wins). Lower = smaller memory peaks; `0` = the machine's RAM. See Benchmarks.",
+  },
   SHUTDOWN_GRACE_SECONDS: {
     kind: "int",
     def: "30",
@@ -374,6 +398,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const name of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
       if (!out[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);
     }
+    // S3 allows at most 10,000 parts per object, and parts are equal-sized (R2 requires it).
+    const partMb = out.S3_PART_SIZE_MB as number | undefined;
+    const maxUpload = out.MAX_UPLOAD_BYTES as number | undefined;
+    if (partMb && maxUpload && maxUpload > partMb * 1024 * 1024 * 10_000)
+      problems.push(
+        `S3_PART_SIZE_MB: ${partMb} MiB × 10,000 parts is less than MAX_UPLOAD_BYTES (${maxUpload}); raise S3_PART_SIZE_MB to at least ${Math.ceil(maxUpload / (1024 * 1024 * 10_000))}`,
+      );
   }
   for (const d of (out.WEBHOOK_RETRY_SCHEDULE_SECONDS as string[] | undefined) ?? []) {
     if (!/^\d+$/.test(d))

@@ -2,16 +2,18 @@ import { join } from "node:path";
 import pkg from "../package.json";
 import { createRateLimiter, createSharedRateLimiter } from "./auth/rate-limit";
 import { createAuthService } from "./auth/service";
-import type { Config } from "./config";
+import { type Config, ConfigError } from "./config";
 import { openDatabase } from "./db/client";
 import { createMetrics } from "./http/metrics";
 import { createCommandQueue } from "./jobs/command-queue";
 import { localMediaRef } from "./jobs/inputs";
 import { createLeases } from "./jobs/leases";
 import { createProbeQueue } from "./jobs/probe-queue";
+import { createRetention } from "./jobs/retention";
 import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
 import { createLogger } from "./log";
-import { detectSandbox, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
+import { detectSandbox, type MediaTools, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
+import { resolveTools } from "./media/tools";
 import { detectYtdlp } from "./media/ytdlp";
 import { createCommandsService } from "./modules/commands/service";
 import { createFilesService } from "./modules/files/service";
@@ -155,6 +157,20 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     [{ kind: "command", state: "queued" }, commandQueue.depth.queued],
     [{ kind: "command", state: "running" }, commandQueue.depth.running],
   ]);
+  const files = createFilesService({
+    db,
+    storage,
+    log,
+    probes,
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    metrics,
+  });
+  const retention = createRetention({
+    db,
+    log: log.child({ component: "retention" }),
+    deleteFile: (accountId, fileId) => files.delete(accountId, fileId),
+    days: config.RETENTION_DAYS,
+  });
   return {
     config,
     nodeId,
@@ -178,7 +194,8 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
         : createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
     fetchOptions,
     storeFile,
-    files: createFilesService({ db, storage, log, probes, maxUploadBytes: config.MAX_UPLOAD_BYTES, metrics }),
+    files,
+    retention,
     media: createMediaService(db, storage, signer),
     lifecycle: { shuttingDown: false },
   };
@@ -212,10 +229,16 @@ async function createStorage(config: Config, signer: UrlSigner): Promise<Storage
 }
 
 async function chooseSandbox(config: Config, log: ReturnType<typeof createLogger>): Promise<Sandbox> {
-  const sandbox = await detectSandbox(config.SANDBOX === "off" ? { disabled: true } : {});
+  let tools: MediaTools;
+  try {
+    tools = resolveTools(config);
+  } catch (e) {
+    throw new ConfigError([(e as Error).message]);
+  }
+  const sandbox = await detectSandbox({ disabled: config.SANDBOX === "off", tools });
   if (!sandbox.available) {
     if (config.SANDBOX === "bwrap")
-      throw new Error(`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`);
+      throw new ConfigError([`SANDBOX=bwrap but bubblewrap is unusable: ${sandbox.reason}`]);
     if (config.SANDBOX === "auto") {
       log.warn(SANDBOX_UNAVAILABLE_WARNING, { reason: sandbox.reason });
     }

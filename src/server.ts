@@ -32,6 +32,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const recovered =
     (await deps.probes.recover()) + (await deps.storeFile.recover()) + (await deps.commandQueue.recover());
   await deps.webhooks.start();
+  deps.retention.start();
   const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT });
   const server = app.server;
   if (!server) throw new Error("server did not start");
@@ -48,6 +49,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     node: deps.nodeId,
     sandbox: deps.sandbox.available ? "bwrap" : "none",
     recoveredJobs: recovered,
+    retentionDays: config.RETENTION_DAYS || "off",
   });
   if (firstKey) {
     process.stdout.write(
@@ -64,16 +66,26 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log.info("shutting down", { graceSeconds: config.SHUTDOWN_GRACE_SECONDS });
       const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_SECONDS * 1000).unref());
       // stop(false): stop accepting connections, let in-flight requests (uploads) complete.
-      await Promise.race([
+      const drained = await Promise.race([
         Promise.all([
           server.stop(false),
           deps.probes.drain(),
           deps.storeFile.drain(),
           deps.commandQueue.drain(),
           deps.webhooks.stop(),
-        ]),
-        grace,
+          deps.retention.stop(),
+        ]).then(() => true),
+        grace.then(() => false),
       ]);
+      if (!drained) {
+        // Commands still running get their ffmpeg killed and go back to QUEUED for the next start;
+        // probes and downloads still running stay PROCESSING and are recovered the same way.
+        const requeued = await Promise.race([
+          deps.commandQueue.requeueRunning(),
+          new Promise<number>((r) => setTimeout(() => r(-1), 10_000).unref()),
+        ]);
+        log.warn("grace period over", { requeuedCommands: requeued });
+      }
       await server.stop(true);
       await deps.db.close();
       log.info("stopped");

@@ -44,6 +44,21 @@ export function createCommandQueue(deps: CommandQueueDeps) {
   const kind: LeaseKind = { name: "command", table: commands, claimable: () => open, order: sql`created_at` };
   const mine = (id: string) => and(eq(commands.id, id), open, eq(commands.leaseOwner, leases.owner));
 
+  /** Puts a command interrupted by shutdown back to QUEUED, lease released; the attempt does not count. */
+  async function requeue(id: string): Promise<void> {
+    await db
+      .update(commands)
+      .set({
+        status: "QUEUED",
+        attempts: sql`${commands.attempts} - 1`,
+        progress: null,
+        leaseOwner: null,
+        leaseUntil: null,
+        updatedAt: new Date(now()),
+      })
+      .where(mine(id));
+  }
+
   /** Writes the result if this node still holds the lease; true when it did. */
   async function finish(
     row: CommandRow,
@@ -113,6 +128,11 @@ export function createCommandQueue(deps: CommandQueueDeps) {
         label: "success",
       };
     } catch (e) {
+      if (signal.aborted && signal.reason instanceof ShuttingDown) {
+        await requeue(id);
+        log.info("command put back on the queue (shutdown)", { commandId: id });
+        return; // the job directory is still removed (finally)
+      }
       const failure =
         e instanceof JobFailure
           ? e
@@ -216,6 +236,17 @@ export function createCommandQueue(deps: CommandQueueDeps) {
 
     /** Stops starting commands; waits for running ones (they re-run after a restart if cut short). */
     drain: () => worker.drain(),
+
+    /**
+     * For the end of the shutdown grace period: kills the ffmpeg of every command running here and puts
+     * it back to QUEUED with its lease released, so any node (or the next start) runs it from scratch
+     * without spending an attempt. A command already storing its outputs finishes. Returns how many ran.
+     */
+    async requeueRunning(): Promise<number> {
+      const n = worker.abortAll(new ShuttingDown());
+      await worker.onIdle();
+      return n;
+    },
   };
 }
 
@@ -244,5 +275,12 @@ async function sweepJobDirs(deps: CommandQueueDeps): Promise<void> {
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** The abort reason of commands interrupted by the end of the shutdown grace period. */
+class ShuttingDown extends Error {
+  constructor() {
+    super("shutting down");
+  }
+}
 
 export type CommandQueue = ReturnType<typeof createCommandQueue>;

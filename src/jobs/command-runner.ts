@@ -104,7 +104,9 @@ export async function executeCommand(
     for (const [i, step] of steps.entries()) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw timeout(row);
-      const argv = ["prlimit", `--fsize=${deps.maxOutputBytes}`, "--", ...step.argv(paths, SERVER_GLOBALS)];
+      // argv[0] of a plan is "ffmpeg"; the configured binary (FFMPEG_PATH) runs instead.
+      const [, ...args] = step.argv(paths, SERVER_GLOBALS);
+      const argv = ["prlimit", `--fsize=${deps.maxOutputBytes}`, "--", deps.sandbox.tools.ffmpeg, ...args];
       const wrapped = deps.sandbox.wrap(argv, {
         readOnly: prepared.readOnly,
         writable: [jobDir],

@@ -114,6 +114,12 @@ export function createWorker(o: WorkerOptions) {
       ac.abort(reason);
       return true;
     },
+    /** Stops claiming and aborts every job running here (shutdown); returns how many there were. */
+    abortAll(reason: Error): number {
+      paused = true;
+      for (const ac of running.values()) ac.abort(reason);
+      return running.size;
+    },
     isRunning: (id: string) => running.has(id),
     /** Starts claiming, polling and renewing. */
     start(): void {

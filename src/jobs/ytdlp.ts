@@ -80,6 +80,7 @@ async function downloadOne(
       selector,
       maxBytes: deps.maxBytes,
       socketTimeoutSeconds: deps.socketTimeoutSeconds,
+      ffmpeg: deps.sandbox.tools.ffmpeg,
     });
     const readOnly = ["/etc/ssl/certs", ...(shortDir ? [shortDir] : [])];
     // Not under /usr (e.g. a standalone binary): make the executable itself visible in the sandbox.

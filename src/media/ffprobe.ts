@@ -221,9 +221,14 @@ export function otherInfo(fileName: string): MediaInfo {
 }
 
 /** ffprobe argv for one input; input options precede the input so they apply to it. */
-export function buildProbeArgv(path: string, protocols = "file", forceFormat?: string | null): string[] {
+export function buildProbeArgv(
+  path: string,
+  protocols = "file",
+  forceFormat?: string | null,
+  ffprobe = "ffprobe",
+): string[] {
   return [
-    "ffprobe",
+    ffprobe,
     ...["-v", "error", "-protocol_whitelist", protocols, "-format_whitelist", PROBE_FORMAT_WHITELIST],
     ...(forceFormat ? ["-f", forceFormat] : []),
     ...["-print_format", "json", "-show_format", "-show_streams", path],
@@ -317,7 +322,10 @@ export async function probeFile(
 ): Promise<ProbeOutcome> {
   const abs = resolve(path);
   const forced = imageDemuxerFor(await readHead(abs));
-  const argv = opts.sandbox.wrap(buildProbeArgv(abs, "file", forced), { readOnly: [abs], writable: [] });
+  const argv = opts.sandbox.wrap(buildProbeArgv(abs, "file", forced, opts.sandbox.tools.ffprobe), {
+    readOnly: [abs],
+    writable: [],
+  });
   return classify(argv, [abs], opts, () => claimsToBeMedia(abs, opts.fileName));
 }
 
@@ -339,11 +347,14 @@ export async function probeUrl(
   },
 ): Promise<ProbeOutcome> {
   const head = await opts.head();
-  const argv = opts.sandbox.wrap(buildProbeArgv(url, "https,http,tls,tcp", imageDemuxerFor(head)), {
-    readOnly: [],
-    writable: [],
-    network: true,
-  });
+  const argv = opts.sandbox.wrap(
+    buildProbeArgv(url, "https,http,tls,tcp", imageDemuxerFor(head), opts.sandbox.tools.ffprobe),
+    {
+      readOnly: [],
+      writable: [],
+      network: true,
+    },
+  );
   return classify(argv, [url], opts, async () => {
     const ext = extensionOf(opts.fileName);
     return (ext !== null && MEDIA_EXTENSIONS.has(ext)) || hasMediaMagic(head);
@@ -397,7 +408,8 @@ export async function isSubtitleFile(
   path: string,
   opts: { sandbox: Sandbox; readOnly: string[]; timeoutMs: number; formats: string },
 ): Promise<boolean> {
-  const argv = ["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", opts.formats];
+  const argv = [opts.sandbox.tools.ffprobe, "-v", "error", "-protocol_whitelist", "file"];
+  argv.push("-format_whitelist", opts.formats);
   argv.push("-show_entries", "format=format_name", "-of", "csv=p=0", path);
   const res = await runProcess({
     argv: opts.sandbox.wrap(argv, { readOnly: opts.readOnly, writable: [] }),

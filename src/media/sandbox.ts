@@ -10,7 +10,8 @@
  * When bwrap is missing or cannot create namespaces here, `wrap` is the identity and the caller must log
  * {@link SANDBOX_UNAVAILABLE_WARNING}.
  */
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute } from "node:path";
 import { runProcess } from "./runner";
 
 /** What a sandboxed process may see besides the system binaries. */
@@ -31,11 +32,24 @@ export interface WrapOptions {
 /** Files a networked sandbox needs to resolve names and verify TLS certificates. */
 const NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs"];
 
+/**
+ * The media programs to run (argv[0] of every ffmpeg/ffprobe call). Bare names are found on the
+ * default PATH (inside bwrap: /bin:/usr/bin); absolute paths outside /usr are bound read-only.
+ */
+export interface MediaTools {
+  ffmpeg: string;
+  ffprobe: string;
+}
+
+export const SYSTEM_TOOLS: MediaTools = { ffmpeg: "ffmpeg", ffprobe: "ffprobe" };
+
 /** A detected sandbox. `wrap` turns a plain argv into the argv to spawn. */
 export interface Sandbox {
   available: boolean;
   /** Why the sandbox is unavailable (for the startup warning). */
   reason?: string;
+  /** The programs to put at argv[0]; visible inside the sandbox. */
+  tools: MediaTools;
   wrap(argv: string[], opts: WrapOptions): string[];
 }
 
@@ -49,7 +63,10 @@ const BWRAP = "/usr/bin/bwrap";
 const PROBE_TIMEOUT_MS = 5000;
 
 /** The fixed part of the bwrap argv, limited to what exists on this machine. */
-export function baseBwrapArgs(exists: (p: string) => boolean = existsSync): string[] {
+export function baseBwrapArgs(
+  exists: (p: string) => boolean = existsSync,
+  toolDirs: string[] = [],
+): string[] {
   const args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"];
   args.push("--ro-bind", "/usr", "/usr");
   for (const p of ["/etc/alternatives", "/etc/ld.so.cache"]) {
@@ -64,6 +81,8 @@ export function baseBwrapArgs(exists: (p: string) => boolean = existsSync): stri
     if (exists(`/${target}`)) args.push("--symlink", target, link);
   }
   args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
+  // After the /tmp tmpfs, which would otherwise hide a build kept under /tmp.
+  for (const dir of toolDirs) args.push("--ro-bind", dir, dir);
   return args;
 }
 
@@ -83,8 +102,8 @@ export function buildWrappedArgv(base: string[], argv: string[], opts: WrapOptio
 }
 
 /** The sandbox used when bwrap cannot be used: runs commands as they are. */
-export function unsandboxed(reason: string): Sandbox {
-  return { available: false, reason, wrap: (argv) => [...argv] };
+export function unsandboxed(reason: string, tools: MediaTools = SYSTEM_TOOLS): Sandbox {
+  return { available: false, reason, tools, wrap: (argv) => [...argv] };
 }
 
 /**
@@ -92,10 +111,11 @@ export function unsandboxed(reason: string): Sandbox {
  * Never throws: any failure yields `available: false` with a reason. `disabled` (operator opt-out,
  * e.g. `SANDBOX=off`) skips detection and returns the unsandboxed runner.
  */
-export async function detectSandbox(opts: { disabled?: boolean } = {}): Promise<Sandbox> {
-  if (opts.disabled) return unsandboxed("disabled by configuration");
-  if (!existsSync(BWRAP)) return unsandboxed(`${BWRAP} not found`);
-  const base = baseBwrapArgs();
+export async function detectSandbox(opts: { disabled?: boolean; tools?: MediaTools } = {}): Promise<Sandbox> {
+  const tools = opts.tools ?? SYSTEM_TOOLS;
+  if (opts.disabled) return unsandboxed("disabled by configuration", tools);
+  if (!existsSync(BWRAP)) return unsandboxed(`${BWRAP} not found`, tools);
+  const base = baseBwrapArgs(existsSync, toolDirs(tools));
   try {
     const res = await runProcess({
       argv: buildWrappedArgv(base, ["/usr/bin/true"], { readOnly: [], writable: [] }),
@@ -103,13 +123,30 @@ export async function detectSandbox(opts: { disabled?: boolean } = {}): Promise<
     });
     if (res.exitCode !== 0) {
       const why = res.timedOut ? "timed out" : res.stderrTail.trim().slice(-300) || `exit ${res.exitCode}`;
-      return unsandboxed(`bwrap probe failed: ${why}`);
+      return unsandboxed(`bwrap probe failed: ${why}`, tools);
     }
   } catch (err) {
-    return unsandboxed(`bwrap probe could not start: ${String(err)}`);
+    return unsandboxed(`bwrap probe could not start: ${String(err)}`, tools);
   }
   return {
     available: true,
+    tools,
     wrap: (argv, opts) => buildWrappedArgv(base, argv, opts),
   };
+}
+
+/**
+ * Directories to bind so the configured tools exist inside the sandbox: the directory of each
+ * absolute tool path and of its symlink target, unless under /usr (always bound).
+ */
+export function toolDirs(tools: MediaTools, real: (p: string) => string = realpathSync): string[] {
+  const dirs = new Set<string>();
+  for (const p of [tools.ffmpeg, tools.ffprobe]) {
+    if (!isAbsolute(p)) continue;
+    for (const dir of [dirname(p), dirname(real(p))]) {
+      const target = real(dir); // /bin is a symlink into /usr on merged-/usr systems
+      if (target !== "/usr" && !target.startsWith("/usr/")) dirs.add(dir);
+    }
+  }
+  return [...dirs];
 }

@@ -102,6 +102,8 @@ export interface DownloadArgs {
   selector: FormatSelector;
   maxBytes: number;
   socketTimeoutSeconds: number;
+  /** The ffmpeg yt-dlp merges and remuxes with (FFMPEG_PATH, resolved). */
+  ffmpeg: string;
 }
 
 /** The argv (before sandboxing) that downloads one URL. */
@@ -111,7 +113,7 @@ export function downloadArgv(y: Ytdlp, a: DownloadArgs): string[] {
     ...["--ignore-config", "--no-cache-dir", "--no-playlist", "--restrict-filenames", "--no-mtime"],
     ...["--no-progress", "--newline", "--no-colors", "--retries", "3", "--fragment-retries", "3"],
     ...["--socket-timeout", String(a.socketTimeoutSeconds), "--max-filesize", String(a.maxBytes)],
-    ...["-o", `${a.dir}/${a.alias}.%(ext)s`, ...formatArgs(a.selector)],
+    ...["--ffmpeg-location", a.ffmpeg, "-o", `${a.dir}/${a.alias}.%(ext)s`, ...formatArgs(a.selector)],
     "--",
     a.url,
   ];

@@ -112,7 +112,8 @@ export async function putObject(
             Key,
             UploadId: uploadId,
             PartNumber: partNumber,
-            Body: data.subarray(0, n),
+            Body: streamOf(data.subarray(0, n)),
+            ContentLength: n,
           }),
           {
             abortSignal: signal,
@@ -130,6 +131,7 @@ export async function putObject(
       while (pool.length === 0) await Promise.race(pending);
       buf = pool.pop();
       n = await fill(buf as Uint8Array);
+      collectIfBloated(o.partSize * o.queueSize);
       size += n;
       if (n === 0) break; // the body ended exactly on a part boundary
     }
@@ -154,4 +156,32 @@ export async function putObject(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * A part as a one-chunk stream with a known length: fetch then writes the pooled buffer to the socket
+ * as it is, where a Uint8Array body is first copied into the request (8 MiB of garbage per part,
+ * measured ~2.5× the resident memory for sequential 8 MiB PUTs). The signer cannot hash a stream and
+ * signs the part as UNSIGNED-PAYLOAD, which S3, R2 and Ceph accept; the TLS connection protects it.
+ */
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    pull(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/** ArrayBuffer memory allowed on top of the part pool before a collection is forced. */
+const GARBAGE_ALLOWANCE = 16 * 1024 * 1024;
+
+/**
+ * Every body chunk copied into a part becomes garbage, and the collector, paced by heap size rather
+ * than by ArrayBuffer bytes, lets it pile up: ~90 MB of dead chunks beside a 32 MiB pool was measured
+ * at 1.3 GB/s. Checked once per part (every 8 MiB by default), a full collection runs only when
+ * ArrayBuffer memory exceeds the pool plus GARBAGE_ALLOWANCE — rarely at network speed.
+ */
+function collectIfBloated(poolBytes: number): void {
+  if (process.memoryUsage().arrayBuffers > poolBytes + GARBAGE_ALLOWANCE) Bun.gc(true);
 }

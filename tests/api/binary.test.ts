@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { databaseEnv } from "../helpers/db";
 import { makeSamples, type Samples } from "../helpers/media";
@@ -62,6 +62,10 @@ test("the binary serves from an empty directory: migrations, docs assets, upload
   }
   const startMs = performance.now() - t0;
   expect(startMs).toBeLessThan(5000);
+  // The compiled binary re-executes itself once with the heap budget (HEAP_BUDGET_MB, same PID).
+  expect(readFileSync(`/proc/${proc.pid}/environ`, "utf8")).toContain(
+    `BUN_JSC_forceRAMSize=${512 * 1024 * 1024}`,
+  );
   await Bun.sleep(50);
   const key = /ffsk_[0-9a-f]{64}/.exec(out)?.[0];
   expect(key).toBeDefined();

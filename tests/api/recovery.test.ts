@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { openTestDb } from "../helpers/db";
 import { makeSamples, type Samples } from "../helpers/media";
-import { client, startServer, type TestServer, tempDir, waitForFile } from "../helpers/server";
+import {
+  client,
+  startServer,
+  type TestServer,
+  tempDir,
+  uploadStored,
+  waitForCommand,
+  waitForFile,
+} from "../helpers/server";
 
 let samples: Samples;
 let server: TestServer | undefined;
@@ -52,3 +60,44 @@ test("SIGTERM stops the server cleanly (exit code 0)", async () => {
   expect(await s.stop("SIGTERM")).toBe(0);
   expect(s.output()).toContain('"msg":"stopped"');
 });
+
+test("a command still running when the grace period ends goes back to QUEUED and runs after the restart", async () => {
+  const s = await startServer({ env: { SHUTDOWN_GRACE_SECONDS: "1" } });
+  const api = client(s.url, s.firstKey);
+  const video = await uploadStored(api, samples.mp4);
+  const r = await api("POST", "/api/v1/run-ffmpeg-command", {
+    body: {
+      input_files: { in_v: video.storage_url },
+      output_files: { out_v: "long.mp4" },
+      // Runs until killed: the input loops forever.
+      ffmpeg_command: "-stream_loop -1 -i {{in_v}} -c:v libx264 -preset veryslow {{out_v}}",
+    },
+  });
+  const id = r.json.command_id as string;
+  for (let i = 0; i < 200 && (await api("GET", `/api/v1/commands/${id}`)).json.status !== "PROCESSING"; i++)
+    await Bun.sleep(50);
+  const t0 = performance.now();
+  expect(await s.stop("SIGTERM")).toBe(0);
+  expect(performance.now() - t0).toBeLessThan(8000);
+  expect(s.output()).toContain('"msg":"command put back on the queue (shutdown)"');
+  expect(s.output()).toContain('"requeuedCommands":1');
+
+  const db = await openTestDb(s.dataDir);
+  const [row] = await db.all("select status, attempts from commands where id = ?", [id]);
+  const [outputs] = await db.all<{ n: number | bigint }>(
+    "select count(*) as n from files where command_id = ?",
+    [id],
+  );
+  await db.close();
+  expect(row).toEqual({ status: "QUEUED", attempts: 0 }); // the interrupted attempt is not spent
+  expect(Number(outputs?.n)).toBe(0);
+
+  // The next start runs it again; cancelling then ends it (it would loop forever).
+  server = await startServer({ dataDir: s.dataDir, s3Prefix: s.s3Prefix });
+  const again = client(server.url, s.firstKey);
+  for (let i = 0; i < 200 && (await again("GET", `/api/v1/commands/${id}`)).json.status !== "PROCESSING"; i++)
+    await Bun.sleep(50);
+  expect((await again("GET", `/api/v1/commands/${id}`)).json.status).toBe("PROCESSING");
+  expect((await again("POST", `/api/v1/commands/${id}/cancel`)).status).toBe(200);
+  expect(await waitForCommand(again, id)).toMatchObject({ status: "FAILED", error_status: "CANCELLED" });
+}, 60_000);

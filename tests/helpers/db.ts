@@ -80,7 +80,7 @@ export interface TestDb {
 
 /** Raw SQL on a test server's database (`?` placeholders); `databaseUrl` for one given by the test. */
 export async function openTestDb(dataDir: string, databaseUrl?: string): Promise<TestDb> {
-  if (testDatabase === "sqlite") {
+  if (testDatabase === "sqlite" && !databaseUrl) {
     const db = new Database(join(dataDir, "renderio.db"));
     type Param = string | number | null;
     const one = (p: unknown) => (p instanceof Date ? p.getTime() : typeof p === "boolean" ? Number(p) : p);

@@ -36,6 +36,18 @@ describe("config", () => {
         expect(problems).toContain(name);
     }
   });
+
+  test("S3: the largest upload must fit in 10,000 equal parts", () => {
+    const s3 = { STORAGE_DRIVER: "s3", S3_BUCKET: "b", S3_ACCESS_KEY_ID: "k", S3_SECRET_ACCESS_KEY: "s" };
+    expect(loadConfig({ ...s3, S3_PART_SIZE_MB: "5" }).MAX_UPLOAD_BYTES).toBe(10 * 1024 ** 3);
+    expect(() =>
+      loadConfig({ ...s3, S3_PART_SIZE_MB: "5", MAX_UPLOAD_BYTES: String(100 * 1024 ** 3) }),
+    ).toThrow("raise S3_PART_SIZE_MB to at least 11");
+    // Local storage has no part limit.
+    expect(
+      loadConfig({ S3_PART_SIZE_MB: "5", MAX_UPLOAD_BYTES: String(100 * 1024 ** 3) }).STORAGE_DRIVER,
+    ).toBe("local");
+  });
 });
 
 describe("API keys", () => {

@@ -30,7 +30,7 @@ function config(): Config {
 }
 
 async function openDb(cfg: Config) {
-  const db = openDatabase(cfg);
+  const db = await openDatabase(cfg);
   await runMigrations(db, cfg.DATABASE_URL);
   return { db, auth: createAuthService(db) };
 }

@@ -35,7 +35,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
   const metrics = createMetrics();
   // Started first: `yt-dlp --version` (~0.3 s of Python start-up) overlaps the sandbox probe.
   const ytdlpDetection = detectYtdlp(config.YTDLP_PATH);
-  const db = openDatabase(config);
+  const db = await openDatabase(config);
   // This process's identity in the job leases; a restarted node is a new one.
   const nodeId = crypto.randomUUID();
   const leases = createLeases(db, nodeId, config.LEASE_SECONDS * 1000);

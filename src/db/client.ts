@@ -3,11 +3,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { SQL } from "bun";
 import { type SQL as Fragment, sql } from "drizzle-orm";
-import { type BunSQLDatabase, drizzle as drizzlePg } from "drizzle-orm/bun-sql";
+import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
 import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
-import * as pgSchema from "./pg-schema";
 import * as sqliteSchema from "./schema";
-import { type Dialect, pgTables, sqliteTables, type Tables } from "./tables";
+import { type Dialect, sqliteTables, type Tables } from "./tables";
 
 /**
  * The database as the application sees it: Drizzle's query builder (typed as the PostgreSQL one; every
@@ -83,8 +82,16 @@ export function openSqlite(path: string): Db {
   return asDb(inner, extras);
 }
 
-/** Opens a PostgreSQL pool (`postgres://user:pass@host:port/db`). */
-export function openPostgres(url: string, opts: { max?: number } = {}): Db {
+/**
+ * Opens a PostgreSQL pool (`postgres://user:pass@host:port/db`). The pg driver and schema are loaded
+ * only here, so an embedded-SQLite server does not carry them (~2 MB of resident memory).
+ */
+export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Db> {
+  const [{ drizzle: drizzlePg }, pgSchema] = await Promise.all([
+    import("drizzle-orm/bun-sql"),
+    import("./pg-schema"),
+  ]);
+  const pgTables: Tables = pgSchema;
   const client = new SQL(url, { max: opts.max ?? 10 });
   const inner = drizzlePg({ client, schema: pgSchema });
   const extras: DbExtras = {
@@ -115,10 +122,10 @@ export function openDatabase(cfg: {
   DATABASE_URL?: string | undefined;
   DATABASE_PATH: string;
   DATABASE_POOL_SIZE: number;
-}): Db {
+}): Promise<Db> {
   return cfg.DATABASE_URL
     ? openPostgres(cfg.DATABASE_URL, { max: cfg.DATABASE_POOL_SIZE })
-    : openSqlite(cfg.DATABASE_PATH);
+    : Promise.resolve(openSqlite(cfg.DATABASE_PATH));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { InferInsertModel, InferSelectModel } from "drizzle-orm";
-import * as pg from "./pg-schema";
+import type * as pg from "./pg-schema";
 import * as sqlite from "./schema";
 
 /**
@@ -9,8 +9,6 @@ import * as sqlite from "./schema";
  */
 export type Tables = typeof pg;
 export type Dialect = "sqlite" | "pg";
-
-export const pgTables: Tables = pg;
 
 // The one place where SQLite tables pass for pg ones; `SameRows` proves the rows (select and insert) alike.
 export const sqliteTables = { ...sqlite } as unknown as Tables;

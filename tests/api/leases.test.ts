@@ -19,8 +19,8 @@ let url: string | undefined;
 beforeAll(async () => {
   if (testDatabase === "pg") {
     url = await createPgDatabase();
-    one = openPostgres(url, { max: 4 });
-    two = openPostgres(url, { max: 4 });
+    one = await openPostgres(url, { max: 4 });
+    two = await openPostgres(url, { max: 4 });
   } else {
     const path = join(tempDir(), "leases.db");
     one = openSqlite(path);

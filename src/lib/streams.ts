@@ -1,4 +1,8 @@
 import { TooLargeError } from "../storage/driver";
+import { collectIfAbove } from "./memory";
+
+/** JS heap + external memory above which a file write collects garbage (idle server: ~10 MB). */
+const LIVE_JS_LIMIT = 16 * 1024 * 1024;
 
 /**
  * Passes bytes through and errors the stream with TooLargeError as soon as more than `limit` bytes
@@ -102,6 +106,7 @@ export async function writeStreamToFile(
       if (unflushed >= 8 * 1024 * 1024) {
         await writer.flush();
         unflushed = 0;
+        collectIfAbove(LIVE_JS_LIMIT, (m) => m.heapUsed + m.external);
       }
     }
   } finally {

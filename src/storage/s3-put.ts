@@ -6,6 +6,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { collectIfAbove } from "../lib/memory";
 import type { PutOptions } from "./driver";
 
 /**
@@ -131,7 +132,8 @@ export async function putObject(
       while (pool.length === 0) await Promise.race(pending);
       buf = pool.pop();
       n = await fill(buf as Uint8Array);
-      collectIfBloated(o.partSize * o.queueSize);
+      // The pool itself is ArrayBuffer memory; collect once dead chunks add more than 16 MiB to it.
+      collectIfAbove(o.partSize * o.queueSize + 16 * 1024 * 1024, (m) => m.arrayBuffers);
       size += n;
       if (n === 0) break; // the body ended exactly on a part boundary
     }
@@ -171,17 +173,4 @@ function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
       controller.close();
     },
   });
-}
-
-/** ArrayBuffer memory allowed on top of the part pool before a collection is forced. */
-const GARBAGE_ALLOWANCE = 16 * 1024 * 1024;
-
-/**
- * Every body chunk copied into a part becomes garbage, and the collector, paced by heap size rather
- * than by ArrayBuffer bytes, lets it pile up: ~90 MB of dead chunks beside a 32 MiB pool was measured
- * at 1.3 GB/s. Checked once per part (every 8 MiB by default), a full collection runs only when
- * ArrayBuffer memory exceeds the pool plus GARBAGE_ALLOWANCE — rarely at network speed.
- */
-function collectIfBloated(poolBytes: number): void {
-  if (process.memoryUsage().arrayBuffers > poolBytes + GARBAGE_ALLOWANCE) Bun.gc(true);
 }

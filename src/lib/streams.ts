@@ -2,7 +2,7 @@ import { TooLargeError } from "../storage/driver";
 import { collectIfAbove } from "./memory";
 
 /** JS heap + external memory above which a file write collects garbage (idle server: ~10 MB). */
-const LIVE_JS_LIMIT = 16 * 1024 * 1024;
+const LIVE_JS_LIMIT = 24 * 1024 * 1024;
 
 /**
  * Passes bytes through and errors the stream with TooLargeError as soon as more than `limit` bytes

@@ -87,7 +87,8 @@ export const files = pgTable(
   },
   (t) => [
     index("files_account_created_idx").on(t.accountId, t.createdAt),
-    index("files_status_idx").on(t.status),
+    // Claims walk PROCESSING rows oldest first (src/jobs/leases.ts): the index gives that order.
+    index("files_status_created_idx").on(t.status, t.createdAt),
     index("files_command_idx").on(t.commandId),
   ],
 );
@@ -124,7 +125,7 @@ export const commands = pgTable(
   },
   (t) => [
     index("commands_account_created_idx").on(t.accountId, t.createdAt),
-    index("commands_status_idx").on(t.status),
+    index("commands_status_created_idx").on(t.status, t.createdAt),
   ],
 );
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { inArray } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import { type Db, openPostgres, openSqlite } from "../../src/db/client";
 import { runMigrations } from "../../src/db/migrate";
 import { createLeases, type LeaseKind } from "../../src/jobs/leases";
@@ -94,4 +94,25 @@ test("renewal keeps only the holder's leases; a lapsed lease is taken over, a li
   await Bun.sleep(450);
   expect(await other.claim(kind2, x)).toBe(x as string); // lapsed: taken over
   expect((await short.renew(kind1, [x as string])).size).toBe(0); // and the old holder knows it
+});
+
+test("claims find the oldest claimable row through a (status, created_at) index, not a sort of the backlog", async () => {
+  if (testDatabase === "pg") {
+    // PostgreSQL's planner picks by table statistics (a seq scan on a near-empty table); the index must exist.
+    const rows = await one.rows<{ indexname: string }>(
+      sql.raw(
+        "select indexname from pg_indexes where indexname like '%status_created_idx' order by indexname",
+      ),
+    );
+    expect(rows.map((r) => r.indexname)).toEqual(["commands_status_created_idx", "files_status_created_idx"]);
+    return;
+  }
+  const plan = JSON.stringify(
+    await one.rows(
+      sql.raw(`explain query plan select id from files where status = 'PROCESSING' and storage_key is not null
+        and (lease_until is null or lease_until < 1) order by created_at limit 1`),
+    ),
+  );
+  expect(plan).toContain("USING INDEX files_status_created_idx");
+  expect(plan).not.toContain("TEMP B-TREE");
 });

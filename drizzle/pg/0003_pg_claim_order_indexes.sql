@@ -1,0 +1,4 @@
+DROP INDEX "commands_status_idx";--> statement-breakpoint
+DROP INDEX "files_status_idx";--> statement-breakpoint
+CREATE INDEX "commands_status_created_idx" ON "commands" USING btree ("status","created_at");--> statement-breakpoint
+CREATE INDEX "files_status_created_idx" ON "files" USING btree ("status","created_at");

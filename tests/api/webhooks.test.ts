@@ -152,7 +152,12 @@ describe("deliveries", () => {
     hook.answer(500);
     const id = (await thumb()).json.command_id;
     await until(() => hook.got.filter((g) => g.body.includes(id)).length >= 2);
-    expect((await api("GET", "/api/v1/webhook-config")).json.consecutive_failures).toBeGreaterThanOrEqual(2);
+    // The receiver sees the second attempt before the server has recorded its 500: wait for the record.
+    const failures = await until(async () => {
+      const n = (await api("GET", "/api/v1/webhook-config")).json.consecutive_failures as number;
+      return n >= 2 && n;
+    });
+    expect(failures).toBeGreaterThanOrEqual(2);
     hook.answer(200);
     await until(() => hook.got.filter((g) => g.body.includes(id)).length >= 3, 5000);
     const attempts = hook.got.filter((g) => g.body.includes(id));

@@ -8,6 +8,7 @@ import {
   tempDir,
   uploadStored,
   waitForCommand,
+  waitForCommandStatus,
   waitForFile,
 } from "../helpers/server";
 
@@ -74,8 +75,7 @@ test("a command still running when the grace period ends goes back to QUEUED and
     },
   });
   const id = r.json.command_id as string;
-  for (let i = 0; i < 200 && (await api("GET", `/api/v1/commands/${id}`)).json.status !== "PROCESSING"; i++)
-    await Bun.sleep(50);
+  await waitForCommandStatus(api, id, "PROCESSING");
   const t0 = performance.now();
   expect(await s.stop("SIGTERM")).toBe(0);
   expect(performance.now() - t0).toBeLessThan(8000);
@@ -95,9 +95,7 @@ test("a command still running when the grace period ends goes back to QUEUED and
   // The next start runs it again; cancelling then ends it (it would loop forever).
   server = await startServer({ dataDir: s.dataDir, s3Prefix: s.s3Prefix });
   const again = client(server.url, s.firstKey);
-  for (let i = 0; i < 200 && (await again("GET", `/api/v1/commands/${id}`)).json.status !== "PROCESSING"; i++)
-    await Bun.sleep(50);
-  expect((await again("GET", `/api/v1/commands/${id}`)).json.status).toBe("PROCESSING");
+  expect(await waitForCommandStatus(again, id, "PROCESSING")).toMatchObject({ status: "PROCESSING" });
   expect((await again("POST", `/api/v1/commands/${id}/cancel`)).status).toBe(200);
   expect(await waitForCommand(again, id)).toMatchObject({ status: "FAILED", error_status: "CANCELLED" });
 }, 60_000);

@@ -219,6 +219,22 @@ export async function storedObjects(server: TestServer): Promise<string[]> {
   ];
 }
 
+/** Polls GET /api/v1/commands/:id until it has `status` (e.g. PROCESSING: its ffmpeg runs). */
+export async function waitForCommandStatus(
+  call: ReturnType<typeof client>,
+  id: string,
+  status: string,
+  timeoutMs = 20_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call("GET", `/api/v1/commands/${id}`);
+    if (r.json?.status === status) return r.json;
+    if (Date.now() > deadline) throw new Error(`command ${id} never ${status} (last: ${r.json?.status})`);
+    await Bun.sleep(50);
+  }
+}
+
 /** Polls GET /api/v1/commands/:id until SUCCESS or FAILED. */
 export async function waitForCommand(call: ReturnType<typeof client>, id: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;

@@ -38,7 +38,8 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
-function track<T extends Subprocess>(p: T): T {
+/** Registers a child so that cleanup() (on exit, an error or Ctrl-C) kills it if it still runs. */
+export function track<T extends Subprocess>(p: T): T {
   children.add(p);
   void p.exited.then(() => children.delete(p));
   return p;
@@ -54,13 +55,18 @@ export interface MemoryPeaks {
   file: number;
 }
 
-/** A started server: its base URL, CPU time so far and memory peaks, read while it is alive. */
-export interface Child {
-  url: string;
+/** A watched child: CPU time so far and memory peaks, read from /proc while it is alive. */
+export interface Watched {
   pid: number;
   cpuSeconds(): number;
   peaks(): MemoryPeaks;
+  /** SIGTERM, then SIGKILL after 5 s; stops the sampling. */
   stop(): Promise<void>;
+}
+
+/** A started server: a watched child and its base URL. */
+export interface Child extends Watched {
+  url: string;
 }
 
 const kB = (status: string, field: string) =>
@@ -73,7 +79,8 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
 }
 
-function watch(proc: Subprocess, url: string): Child {
+/** Samples a child's memory every 50 ms (the last reading stays once it is gone). */
+export function watchProcess(proc: Subprocess): Watched {
   let anon = 0;
   let file = 0;
   let hwm = 0;
@@ -88,8 +95,8 @@ function watch(proc: Subprocess, url: string): Child {
     }
   };
   const timer = setInterval(sample, 50);
+  void proc.exited.then(() => clearInterval(timer));
   return {
-    url,
     pid: proc.pid,
     cpuSeconds: () => cpuSeconds(proc.pid),
     peaks() {
@@ -168,7 +175,7 @@ export async function startRenderio(dataDir: string): Promise<Child & { key: str
     const ok = (await fetch(`${url}/health`)).ok;
     return ok ? /ffsk_[0-9a-f]{64}/.exec(out())?.[0] : undefined;
   });
-  return { ...watch(proc, url), key };
+  return { ...watchProcess(proc), url, key };
 }
 
 /** bench/raw-sink.ts writing into `dir`. */
@@ -182,7 +189,7 @@ export async function startSink(dir: string): Promise<Child> {
   );
   const out = collect(proc.stdout);
   const url = await until("raw sink to listen", 10_000, async () => /^listening (\S+)/m.exec(out())?.[1]);
-  return watch(proc, url);
+  return { ...watchProcess(proc), url };
 }
 
 /** One transfer as curl reported it. */

@@ -1,48 +1,28 @@
 /**
  * Process plumbing for bench/commands.ts and bench/s3.ts: start renderio (local or S3 storage, any
  * extra env) and small helper processes as children, watch their memory through /proc, keep their
- * output, and make sure none of them outlives the bench (killed on normal exit, on an error and on
- * Ctrl-C). bench/support.ts does the same for bench/upload.ts but has a fixed server environment.
+ * output, and make sure none of them outlives the bench (bench/support.ts tracks and watches them, and
+ * kills them on normal exit, on an error and on Ctrl-C).
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { ensureRgw, type S3Settings } from "../../tests/helpers/s3-servers";
-import { ROOT, serverEnv } from "../support";
+import { cleanup, ROOT, serverEnv, track, type Watched, watchProcess } from "../support";
 
 const BUN = process.execPath;
-const TICKS_PER_SECOND = 100; // USER_HZ of /proc/<pid>/stat
 
-const children = new Set<Subprocess>();
-
-/** Kills every child still running; safe to call more than once. */
-export function stopChildren(): void {
-  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  children.clear();
-}
-// prepend: bench/support.ts's own handler calls process.exit, so ours has to run first.
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.prependListener(sig, stopChildren);
+/** Kills every child still running (bench/support.ts tracks them; its cleanup also runs at exit). */
+export const stopChildren = cleanup;
 
 /** A running child: its output so far, memory peaks in MB (10^6 B) and CPU seconds, read from /proc. */
-export interface Proc {
-  pid: number;
+export interface Proc extends Watched {
   output(): string;
-  /** VmHWM (whole RSS high-water mark) and the highest RssAnon sampled every 50 ms. */
-  peaks(): { hwm: number; anon: number };
-  cpuSeconds(): number;
   /** Resolves with the exit code when the process ends on its own. */
   exited: Promise<number>;
-  stop(): Promise<void>;
 }
-
-const kB = (status: string, field: string) =>
-  Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
 
 /** Spawns `argv` as a tracked child with stdout+stderr collected. */
 export function spawnChild(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
-  const proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  children.add(proc);
-  void proc.exited.then(() => children.delete(proc));
+  const proc = track(Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
   let out = "";
   const pump = async (s: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
@@ -50,43 +30,7 @@ export function spawnChild(argv: string[], env: Record<string, string>, cwd = RO
   };
   void pump(proc.stdout);
   void pump(proc.stderr);
-  let hwm = 0;
-  let anon = 0;
-  const sample = () => {
-    try {
-      const s = readFileSync(`/proc/${proc.pid}/status`, "utf8");
-      hwm = kB(s, "VmHWM");
-      anon = Math.max(anon, kB(s, "RssAnon"));
-    } catch {
-      // gone: keep the last readings
-    }
-  };
-  const timer = setInterval(sample, 50);
-  return {
-    pid: proc.pid,
-    output: () => out,
-    exited: proc.exited.then((code) => {
-      clearInterval(timer); // the last 50 ms sample stays: /proc/<pid> is gone once it is reaped
-      return code;
-    }),
-    peaks() {
-      sample();
-      return { hwm: (hwm * 1024) / 1e6, anon: (anon * 1024) / 1e6 };
-    },
-    cpuSeconds() {
-      const stat = readFileSync(`/proc/${proc.pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
-    },
-    async stop() {
-      clearInterval(timer);
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-      await proc.exited;
-      clearTimeout(t);
-    },
-  };
+  return { ...watchProcess(proc), output: () => out, exited: proc.exited };
 }
 
 /** Polls `probe` every 25 ms until it yields a value; bounded by `ms`. */

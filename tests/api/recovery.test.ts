@@ -93,6 +93,7 @@ test("a command still running when the grace period ends goes back to QUEUED and
   expect(Number(outputs?.n)).toBe(0);
 
   // The next start runs it again; cancelling then ends it (it would loop forever).
+  await server?.stop(); // the first test's server: only the last one assigned is stopped in afterAll
   server = await startServer({ dataDir: s.dataDir, s3Prefix: s.s3Prefix });
   const again = client(server.url, s.firstKey);
   expect(await waitForCommandStatus(again, id, "PROCESSING")).toMatchObject({ status: "PROCESSING" });

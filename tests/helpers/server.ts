@@ -37,6 +37,15 @@ export function tempDir(prefix = "renderio-test-"): string {
  * Starts the real server (`bun src/index.ts serve`) as a child process on a free loopback port with
  * its own data directory, and waits until /health answers.
  */
+/**
+ * Servers still running when the test process exits are killed: a test that loses track of one (it
+ * reassigns its variable) must not leave a server behind on the CI machine.
+ */
+const started = new Set<ReturnType<typeof Bun.spawn>>();
+process.on("exit", () => {
+  for (const p of started) p.kill("SIGKILL");
+});
+
 export async function startServer(
   opts: {
     dataDir?: string;
@@ -73,6 +82,8 @@ export async function startServer(
     stdout: "pipe",
     stderr: "pipe",
   });
+  started.add(proc);
+  void proc.exited.then(() => started.delete(proc));
   let out = "";
   const pump = async (s: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();

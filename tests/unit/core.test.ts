@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { join, resolve } from "node:path";
 import { displayPrefix, generateApiKey, hashApiKey, isWellFormedKey, sameDigest } from "../../src/auth/keys";
 import { createRateLimiter } from "../../src/auth/rate-limit";
 import { ConfigError, loadConfig } from "../../src/config";
@@ -6,7 +7,18 @@ import { sanitizeFilename } from "../../src/lib/filename";
 import { parseRange } from "../../src/storage/driver";
 import { createUrlSigner } from "../../src/storage/signing";
 
+const ROOT = resolve(import.meta.dir, "../..");
+
 describe("config", () => {
+  test("README's configuration table is the one generated from the settings (every setting documented)", async () => {
+    const gen = Bun.spawnSync(["bun", join(ROOT, "scripts/config-table.ts")]);
+    expect(gen.exitCode).toBe(0);
+    const table = gen.stdout.toString().trim();
+    const readme = await Bun.file(join(ROOT, "README.md")).text();
+    const start = readme.indexOf("| Variable | Default | Meaning |");
+    expect(readme.slice(start, readme.indexOf("\n\n", start))).toBe(table);
+  });
+
   test("defaults with no environment at all", () => {
     const c = loadConfig({});
     expect(c.PORT).toBe(3000);

@@ -48,16 +48,20 @@ async function startNode(databaseUrl: string, env: Record<string, string> = {}) 
   });
 }
 
-/** Waits until the command is PROCESSING under the lease of `node`. */
-async function runningOn(id: string, node: string | undefined) {
+/**
+ * Waits until the command is PROCESSING under a node's lease; returns [that node, the other one]. Either
+ * node may win the claim: the one it was submitted to (fast path) or the other one (its poll).
+ */
+async function runningNodes(id: string): Promise<[TestServer, TestServer]> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const [row] = await db.all<{ status: string; lease_owner: string | null }>(
       "select status, lease_owner from commands where id = ?",
       [id],
     );
-    if (row?.status === "PROCESSING" && row.lease_owner === node) return;
-    if (Date.now() > deadline) throw new Error(`command never ran on ${node}: ${JSON.stringify(row)}`);
+    if (row?.status === "PROCESSING" && row.lease_owner === nodeIdOf(a)) return [a, b];
+    if (row?.status === "PROCESSING" && row.lease_owner === nodeIdOf(b)) return [b, a];
+    if (Date.now() > deadline) throw new Error(`command never ran on a node: ${JSON.stringify(row)}`);
     await Bun.sleep(50);
   }
 }
@@ -119,7 +123,6 @@ describe("two nodes, one PostgreSQL database, one bucket", () => {
 
   test("a cancel sent to the other node reaches the node running the command", async () => {
     const onA = client(a.url, key);
-    const onB = client(b.url, key);
     const video = await uploadStored(onA, samples.mp4);
     const r = await onA("POST", "/api/v1/run-ffmpeg-command", {
       body: {
@@ -130,15 +133,15 @@ describe("two nodes, one PostgreSQL database, one bucket", () => {
       },
     });
     const id = r.json.command_id as string;
-    await runningOn(id, nodeIdOf(a));
-    expect((await onB("POST", `/api/v1/commands/${id}/cancel`)).status).toBe(200);
-    const done = await waitForCommand(onB, id, 20_000);
+    const [, other] = await runningNodes(id);
+    const onOther = client(other.url, key);
+    expect((await onOther("POST", `/api/v1/commands/${id}/cancel`)).status).toBe(200);
+    const done = await waitForCommand(onOther, id, 20_000);
     expect(done).toMatchObject({ status: "FAILED", error_status: "CANCELLED" });
   }, 60_000);
 
   test("SIGKILL of the node running a command: the other node re-runs it after the lease lapses; it completes once", async () => {
     const onA = client(a.url, key);
-    const onB = client(b.url, key);
     const video = await uploadStored(onA, samples.mp4);
     const r = await onA("POST", "/api/v1/run-ffmpeg-command", {
       body: {
@@ -151,21 +154,21 @@ describe("two nodes, one PostgreSQL database, one bucket", () => {
     });
     expect(r.status).toBe(200);
     const id = r.json.command_id as string;
-    await runningOn(id, nodeIdOf(a));
-    await Bun.sleep(700); // ffmpeg is under way on A
-    await a.stop("SIGKILL");
+    const [victim, survivor] = await runningNodes(id);
+    await Bun.sleep(700); // ffmpeg is under way on the victim
+    await victim.stop("SIGKILL");
 
-    const done = await waitForCommand(onB, id, 120_000);
+    const done = await waitForCommand(client(survivor.url, key), id, 120_000);
     expect(done.status).toBe("SUCCESS");
     const [row] = await db.all<{ lease_owner: string; attempts: number }>(
       "select lease_owner, attempts from commands where id = ?",
       [id],
     );
-    expect(row?.lease_owner).toBe(nodeIdOf(b) as string);
+    expect(row?.lease_owner).toBe(nodeIdOf(survivor) as string);
     expect(Number(row?.attempts)).toBe(2);
-    // Completed exactly once: one success line (on B, none on A), one output row.
-    expect(succeededOn(a, id)).toBe(0);
-    expect(succeededOn(b, id)).toBe(1);
+    // Completed exactly once: one success line (on the survivor, none on the victim), one output row.
+    expect(succeededOn(victim, id)).toBe(0);
+    expect(succeededOn(survivor, id)).toBe(1);
     const outs = await db.all<{ n: number | string }>(
       "select count(*) as n from files where command_id = ?",
       [id],

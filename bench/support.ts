@@ -152,14 +152,26 @@ export function serverEnv(dataDir: string, port: number): Record<string, string>
     RATE_LIMIT_PER_MINUTE: "0",
     LOG_LEVEL: "warn",
     SHUTDOWN_GRACE_SECONDS: "2",
+    ...extraServerEnv(),
   };
+}
+
+/** `BENCH_BUN_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` adds runtime flags to the benchmarked renderio. */
+function benchBunArgs(): string[] {
+  return (process.env.BENCH_BUN_ARGS ?? "").split(/\s+/).filter(Boolean);
+}
+
+/** `BENCH_SERVER_ENV="K=V K2=V2"` adds settings to the benchmarked renderio (e.g. MEDIA_NICE=0 to compare). */
+function extraServerEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_SERVER_ENV ?? "").split(/\s+/).filter(Boolean);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
 }
 
 /** `bun src/index.ts serve` on a free loopback port with a fresh data dir; resolves with its first key. */
 export async function startRenderio(dataDir: string): Promise<Child & { key: string }> {
   const port = freePort();
   const proc = track(
-    Bun.spawn([BUN, join(ROOT, "src/index.ts"), "serve"], {
+    Bun.spawn([BUN, ...benchBunArgs(), join(ROOT, "src/index.ts"), "serve"], {
       cwd: ROOT,
       env: serverEnv(dataDir, port),
       stdin: "ignore",

@@ -10,6 +10,8 @@
  * - Memory is bounded: stdout is kept up to a cap (then drained and dropped), stderr keeps only its tail.
  */
 
+import { writeFileSync } from "node:fs";
+
 /** Options for {@link runProcess}. */
 export interface RunOptions {
   /** Program and arguments; `argv[0]` is resolved on the server's PATH, not the child's (empty) env. */
@@ -85,6 +87,8 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
     killSignal: "SIGKILL",
   });
 
+  if (opts.nice) lowerSessionPriority(proc.pid, opts.nice);
+
   let timedOut = false;
   let aborted = false;
   const killGroup = (): void => {
@@ -123,6 +127,22 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Gives the child's session the child's niceness. Under autogroup scheduling (Linux's default on most
+ * distributions, `kernel.sched_autogroup_enabled`) the CPU is shared between sessions first, and
+ * niceness only orders processes within a session; the child leads a session of its own (`detached`),
+ * so without this a niced ffprobe still competed with the whole server as an equal (bench/upload.ts:
+ * two background probes took a third of the CPU from 16 concurrent uploads). Raising the session's
+ * niceness needs no privilege. Nothing to do where the kernel has no autogroups.
+ */
+function lowerSessionPriority(pid: number, nice: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    // No autogroup support, or the child is already gone.
   }
 }
 

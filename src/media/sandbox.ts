@@ -2,7 +2,10 @@
  * bubblewrap (`bwrap`) sandbox for ffmpeg/ffprobe.
  *
  * Invariants when available:
- * - No network, no IPC, no view of other processes (`--unshare-all`); a new session (no TTY injection).
+ * - No network, no IPC, no view of other processes (`--unshare-all`).
+ * - No controlling terminal (no TTY injection): the runner starts every process in a new session of its
+ *   own. bwrap's `--new-session` is not used, because a second session would be a second autogroup,
+ *   where the CPU niceness the runner gives the session does not apply (see `runner.ts`).
  * - Empty environment (`--clearenv`); the child dies with its parent (`--die-with-parent`).
  * - Only /usr, the shared-library plumbing (/etc/ld.so.cache, /etc/alternatives) and the paths the caller
  *   names are visible. Not /etc as a whole (it would expose /etc/passwd and friends), not the data dir.
@@ -67,7 +70,7 @@ export function baseBwrapArgs(
   exists: (p: string) => boolean = existsSync,
   toolDirs: string[] = [],
 ): string[] {
-  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"];
+  const args = ["--unshare-all", "--die-with-parent", "--clearenv"];
   args.push("--ro-bind", "/usr", "/usr");
   for (const p of ["/etc/alternatives", "/etc/ld.so.cache"]) {
     if (exists(p)) args.push("--ro-bind", p, p);

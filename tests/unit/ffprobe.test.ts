@@ -514,7 +514,7 @@ describe("sandbox", () => {
       chdir: "/w",
     });
     expect(argv).toEqual([
-      ...["/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"],
+      ...["/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--clearenv"],
       ...["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc/alternatives", "/etc/alternatives"],
       ...["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"],
       ...["--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"],

@@ -24,7 +24,7 @@ export function sanitizeFilename(raw: string | null | undefined, fallback = "fil
 }
 
 /** Cuts a name to `max` UTF-8 bytes, keeping its extension when it has a short one. */
-function truncateUtf8(name: string, max: number): string {
+export function truncateUtf8(name: string, max: number): string {
   const enc = new TextEncoder();
   if (enc.encode(name).length <= max) return name;
   const dot = name.lastIndexOf(".");

@@ -16,7 +16,11 @@ beforeAll(async () => {
 });
 
 /** The child reports its own niceness and autogroup after a pause (the parent sets the group's at spawn). */
-const report = ["sh", "-c", "sleep 0.3; cut -d' ' -f19 /proc/self/stat; cat /proc/self/autogroup 2>/dev/null || true"];
+const report = [
+  "sh",
+  "-c",
+  "sleep 0.3; cut -d' ' -f19 /proc/self/stat; cat /proc/self/autogroup 2>/dev/null || true",
+];
 
 async function niceness(argv: string[], nice?: number) {
   const res = await runProcess({ argv, timeoutMs: 10_000, ...(nice === undefined ? {} : { nice }) });
@@ -47,7 +51,10 @@ describe("runProcess nice", () => {
   });
 
   test("a sandboxed process has no controlling terminal (no TTY injection without bwrap's --new-session)", async () => {
-    const argv = sandbox.wrap(["cut", "-d", " ", "-f", "7", "/proc/self/stat"], { readOnly: [], writable: [] });
+    const argv = sandbox.wrap(["cut", "-d", " ", "-f", "7", "/proc/self/stat"], {
+      readOnly: [],
+      writable: [],
+    });
     const res = await runProcess({ argv, timeoutMs: 10_000, nice: 10 });
     expect(res.exitCode).toBe(0);
     expect(res.stdout.trim()).toBe("0"); // tty_nr: 0 = none

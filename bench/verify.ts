@@ -77,7 +77,9 @@ export async function verifyStored(
   const wantMB = Math.round((want / MiB) * 1e6) / 1e6;
   if (f.size_mbytes !== wantMB)
     throw new Error(`file ${id}: size_mbytes ${f.size_mbytes}, expected ${wantMB}`);
-  const [onDisk] = await Array.fromAsync(new Bun.Glob(`**/${id}/*`).scan({ cwd: dataDir, absolute: true }));
+  const [onDisk] = await Array.fromAsync(
+    new Bun.Glob(`**/${id}{_*,/*}`).scan({ cwd: dataDir, absolute: true }),
+  );
   if (!onDisk || (await stat(onDisk)).size !== want)
     throw new Error(`file ${id}: no stored object of ${want} bytes`);
   if (download) {

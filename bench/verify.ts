@@ -77,9 +77,10 @@ export async function verifyStored(
   const wantMB = Math.round((want / MiB) * 1e6) / 1e6;
   if (f.size_mbytes !== wantMB)
     throw new Error(`file ${id}: size_mbytes ${f.size_mbytes}, expected ${wantMB}`);
-  const [onDisk] = await Array.fromAsync(
-    new Bun.Glob(`**/${id}{_*,/*}`).scan({ cwd: dataDir, absolute: true }),
-  );
+  // Stored flat as <account>/<id>_<name>; earlier versions kept <account>/<id>/<name>.
+  const scan = (pattern: string) =>
+    Array.fromAsync(new Bun.Glob(pattern).scan({ cwd: dataDir, absolute: true }));
+  const [onDisk] = [...(await scan(`**/${id}_*`)), ...(await scan(`**/${id}/*`))];
   if (!onDisk || (await stat(onDisk)).size !== want)
     throw new Error(`file ${id}: no stored object of ${want} bytes`);
   if (download) {

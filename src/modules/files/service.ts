@@ -29,6 +29,24 @@ export function createFilesService({
   now = Date.now,
 }: FilesDeps) {
   const { files } = db.t;
+  const p = sql.placeholder;
+  // Prepared once, on first use (after migrations): building the statement costs more than running it.
+  const prepareInsert = () =>
+    db
+      .insert(files)
+      .values({
+        id: p("id"),
+        accountId: p("accountId"),
+        storeType: "UPLOAD",
+        status: "PROCESSING",
+        filename: p("filename"),
+        storageKey: p("key"),
+        sizeBytes: p("size"),
+        createdAt: p("at"),
+        updatedAt: p("at"),
+      })
+      .prepare("insert_upload");
+  let insertUpload: ReturnType<typeof prepareInsert> | undefined;
   const own = async (accountId: string, fileId: string) =>
     (
       await db
@@ -43,17 +61,14 @@ export function createFilesService({
       const fileId = crypto.randomUUID();
       const got = await receiveUpload(request, { storage, accountId, fileId, maxBytes: maxUploadBytes });
       try {
-        const t = new Date(now());
-        await db.insert(files).values({
+        insertUpload ??= prepareInsert();
+        await insertUpload.execute({
           id: fileId,
           accountId,
-          storeType: "UPLOAD",
-          status: "PROCESSING",
           filename: got.filename,
-          storageKey: got.key,
-          sizeBytes: got.size,
-          createdAt: t,
-          updatedAt: t,
+          key: got.key,
+          size: got.size,
+          at: new Date(now()),
         });
       } catch (e) {
         await storage.delete(got.key);

@@ -293,10 +293,10 @@ export const SETTINGS = {
   },
   HEAP_BUDGET_MB: {
     kind: "int",
-    def: "512",
+    def: "4096",
     min: 0,
     max: 1048576,
-    doc: "RAM size the JS garbage collector plans for (sets `BUN_JSC_forceRAMSize` for `serve`; an explicit `BUN_JSC_forceRAMSize` wins). Lower = smaller memory peaks; `0` = the machine's RAM. See Benchmarks.",
+    doc: "RAM size the JS garbage collector plans for (sets `BUN_JSC_forceRAMSize` for `serve`; an explicit `BUN_JSC_forceRAMSize` wins). Unset: 4096, or the process's cgroup memory limit or the RAM when lower. Lower = more frequent collections and smaller memory peaks; `0` = the machine's RAM. See Benchmarks.",
   },
   SHUTDOWN_GRACE_SECONDS: {
     kind: "int",

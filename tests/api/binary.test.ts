@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { memoryLimitBytes } from "../../src/heap-budget";
 import { databaseEnv } from "../helpers/db";
 import { makeSamples, type Samples } from "../helpers/media";
 import { client, freePort, tempDir, waitForFile } from "../helpers/server";
@@ -64,7 +65,7 @@ test("the binary serves from an empty directory: migrations, docs assets, upload
   expect(startMs).toBeLessThan(5000);
   // The compiled binary re-executes itself once with the heap budget (HEAP_BUDGET_MB, same PID).
   expect(readFileSync(`/proc/${proc.pid}/environ`, "utf8")).toContain(
-    `BUN_JSC_forceRAMSize=${512 * 1024 * 1024}`,
+    `BUN_JSC_forceRAMSize=${Math.min(4096 * 1024 * 1024, memoryLimitBytes())}`,
   );
   await Bun.sleep(50);
   const key = /ffsk_[0-9a-f]{64}/.exec(out)?.[0];

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { heapBudgetExec } from "../../src/heap-budget";
+import { heapBudgetExec, memoryLimitBytes } from "../../src/heap-budget";
 import { freePort, tempDir } from "../helpers/server";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -18,7 +18,7 @@ describe("heapBudgetExec (pure)", () => {
     expect(exec).toEqual({
       path: "/usr/bin/bun",
       args: ["/usr/bin/bun", "--smol", "/app/src/index.ts", "serve"],
-      env: { PATH: "/usr/bin", BUN_JSC_forceRAMSize: String(512 * 1024 * 1024) },
+      env: { PATH: "/usr/bin", BUN_JSC_forceRAMSize: String(4096 * 1024 * 1024) },
     });
   });
 
@@ -33,6 +33,17 @@ describe("heapBudgetExec (pure)", () => {
     expect(exec?.env.BUN_JSC_forceRAMSize).toBe(String(256 * 1024 * 1024));
   });
 
+  test("the default is capped by the memory the process may use; an explicit budget is not", () => {
+    const argv = ["/usr/bin/bun", "/app/src/index.ts", "serve"];
+    const budget = (env: Record<string, string>, memoryBytes?: number) =>
+      heapBudgetExec({ ...base, argv, env, ...(memoryBytes ? { memoryBytes } : {}) })?.env
+        .BUN_JSC_forceRAMSize;
+    expect(budget({}, 1024 * 1024 * 1024)).toBe(String(1024 * 1024 * 1024));
+    expect(budget({ HEAP_BUDGET_MB: "" }, 1024 * 1024 * 1024)).toBe(String(1024 * 1024 * 1024));
+    expect(budget({}, 64 * 1024 ** 3)).toBe(String(4096 * 1024 * 1024));
+    expect(budget({ HEAP_BUDGET_MB: "8192" }, 1024 * 1024 * 1024)).toBe(String(8192 * 1024 * 1024));
+  });
+
   test("no exec: already set (operator or our own exec), budget 0 or invalid, or a CLI command", () => {
     const serve = ["/usr/bin/bun", "/app/src/index.ts", "serve"];
     expect(heapBudgetExec({ ...base, argv: serve, env: { BUN_JSC_forceRAMSize: "1" } })).toBeNull();
@@ -41,6 +52,50 @@ describe("heapBudgetExec (pure)", () => {
     expect(
       heapBudgetExec({ ...base, argv: ["/usr/bin/bun", "/app/src/index.ts", "keys", "list"] }),
     ).toBeNull();
+  });
+});
+
+describe("memoryLimitBytes", () => {
+  const files = (map: Record<string, string>) => (p: string) => {
+    if (p in map) return map[p] as string;
+    throw new Error("ENOENT");
+  };
+  const GiB = 1024 ** 3;
+
+  test("no cgroup limit: the RAM", () => {
+    const v1 = files({
+      "/proc/self/cgroup": "4:memory:/svc\n1:cpu:/",
+      "/sys/fs/cgroup/memory/svc/memory.limit_in_bytes": "9223372036854771712",
+    });
+    expect(memoryLimitBytes(v1, 24 * GiB)).toBe(24 * GiB);
+    const v2 = files({
+      "/proc/self/cgroup": "0::/app.slice/x",
+      "/sys/fs/cgroup/app.slice/x/memory.max": "max",
+    });
+    expect(memoryLimitBytes(v2, 24 * GiB)).toBe(24 * GiB);
+    expect(memoryLimitBytes(files({}), 8 * GiB)).toBe(8 * GiB);
+  });
+
+  test("a cgroup limit below the RAM wins (v2 and v1, also when only the namespace root is visible)", () => {
+    const v2 = files({
+      "/proc/self/cgroup": "0::/app.slice/x",
+      "/sys/fs/cgroup/app.slice/x/memory.max": "536870912",
+    });
+    expect(memoryLimitBytes(v2, 24 * GiB)).toBe(512 * 1024 * 1024);
+    const v1 = files({
+      "/proc/self/cgroup": "7:memory:/docker/abc",
+      "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": String(2 * GiB),
+    });
+    expect(memoryLimitBytes(v1, 24 * GiB)).toBe(2 * GiB);
+    const ns = files({ "/proc/self/cgroup": "0::/", "/sys/fs/cgroup/memory.max": String(GiB) });
+    expect(memoryLimitBytes(ns, 24 * GiB)).toBe(GiB);
+  });
+
+  test("this machine: a positive number no larger than the RAM", async () => {
+    const { totalmem } = await import("node:os");
+    const n = memoryLimitBytes();
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(totalmem());
   });
 });
 
@@ -67,8 +122,10 @@ describe("serve applies it to the running server", () => {
     return environ;
   };
 
-  test("default: BUN_JSC_forceRAMSize = 512 MiB; HEAP_BUDGET_MB=0: untouched", async () => {
-    expect(await start({})).toContain(`BUN_JSC_forceRAMSize=${512 * 1024 * 1024}`);
+  test("default: BUN_JSC_forceRAMSize = 4 GiB (or less memory); HEAP_BUDGET_MB=0: untouched", async () => {
+    const want = Math.min(4096 * 1024 * 1024, memoryLimitBytes());
+    expect(await start({})).toContain(`BUN_JSC_forceRAMSize=${want}`);
+    expect(await start({ HEAP_BUDGET_MB: "512" })).toContain(`BUN_JSC_forceRAMSize=${512 * 1024 * 1024}`);
     expect((await start({ HEAP_BUDGET_MB: "0" })).some((e) => e.startsWith("BUN_JSC_"))).toBe(false);
   }, 30_000);
 });

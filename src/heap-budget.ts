@@ -55,8 +55,8 @@ export function heapBudgetExec(p: {
   execArgv: string[];
   execPath: string;
   env: Record<string, string | undefined>;
-  /** The memory the process may use (bytes); caps the default budget. */
-  memoryBytes?: number;
+  /** The memory the process may use (bytes); caps the default budget. Asked only when needed. */
+  memoryBytes?: () => number;
 }): { path: string; args: string[]; env: Record<string, string | undefined> } | null {
   const { argv, env } = p;
   if (env.BUN_JSC_forceRAMSize !== undefined) return null; // set by the operator, or by our own exec
@@ -67,7 +67,7 @@ export function heapBudgetExec(p: {
   if (raw !== undefined && (!/^\d+$/.test(raw) || Number(raw) === 0)) return null; // 0 = off; invalid: the config check reports it
   const bytes =
     raw === undefined
-      ? Math.min(DEFAULT_HEAP_BUDGET_MB * MiB, p.memoryBytes ?? Number.POSITIVE_INFINITY)
+      ? Math.min(DEFAULT_HEAP_BUDGET_MB * MiB, p.memoryBytes?.() ?? Number.POSITIVE_INFINITY)
       : Number(raw) * MiB;
   const args = compiled ? [p.execPath, ...userArgs] : [p.execPath, ...p.execArgv, ...argv.slice(1)];
   return { path: p.execPath, args, env: { ...env, BUN_JSC_forceRAMSize: String(bytes) } };
@@ -80,7 +80,7 @@ export function applyHeapBudget(): void {
     execArgv: process.execArgv,
     execPath: process.execPath,
     env: process.env,
-    memoryBytes: process.env.HEAP_BUDGET_MB ? undefined : memoryLimitBytes(),
+    memoryBytes: () => memoryLimitBytes(),
   });
   if (exec && typeof process.execve === "function") process.execve(exec.path, exec.args, exec.env);
 }

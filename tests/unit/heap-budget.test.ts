@@ -36,7 +36,7 @@ describe("heapBudgetExec (pure)", () => {
   test("the default is capped by the memory the process may use; an explicit budget is not", () => {
     const argv = ["/usr/bin/bun", "/app/src/index.ts", "serve"];
     const budget = (env: Record<string, string>, memoryBytes?: number) =>
-      heapBudgetExec({ ...base, argv, env, ...(memoryBytes ? { memoryBytes } : {}) })?.env
+      heapBudgetExec({ ...base, argv, env, ...(memoryBytes ? { memoryBytes: () => memoryBytes } : {}) })?.env
         .BUN_JSC_forceRAMSize;
     expect(budget({}, 1024 * 1024 * 1024)).toBe(String(1024 * 1024 * 1024));
     expect(budget({ HEAP_BUDGET_MB: "" }, 1024 * 1024 * 1024)).toBe(String(1024 * 1024 * 1024));

@@ -47,17 +47,25 @@ export function track<T extends Subprocess>(p: T): T {
 
 /** Peak memory of a child, in MB (10^6 bytes). */
 export interface MemoryPeaks {
-  /** VmHWM: the kernel's high-water mark of the whole RSS (anonymous + file-backed + shmem). */
+  /**
+   * VmHWM: the kernel's high-water mark of the whole RSS (anonymous + file-backed + shmem), of the one
+   * process that peaked highest (with HTTP workers, the one that received the upload).
+   */
   hwm: number;
-  /** Highest RssAnon seen by sampling every 50 ms: private memory (heap, buffers). */
+  /** The VmHWM of every process of the server (primary + HTTP workers) added up. */
+  hwmAll: number;
+  /** Processes the server ran (1 + its HTTP workers). */
+  processes: number;
+  /** Highest RssAnon seen in one process by sampling every 50 ms: private memory (heap, buffers). */
   anon: number;
-  /** Highest RssFile seen: mapped files, mostly the pages of the bun executable in use. */
+  /** Highest RssFile seen in one process: mapped files, mostly the pages of the bun executable in use. */
   file: number;
 }
 
 /** A watched child: CPU time so far and memory peaks, read from /proc while it is alive. */
 export interface Watched {
   pid: number;
+  /** CPU time of the child and its HTTP worker processes (not of its ffprobe/ffmpeg children). */
   cpuSeconds(): number;
   peaks(): MemoryPeaks;
   /** SIGTERM, then SIGKILL after 5 s; stops the sampling. */
@@ -74,34 +82,67 @@ const kB = (status: string, field: string) =>
 const MB = (kb: number) => (kb * 1024) / 1e6;
 
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+  } catch {
+    return 0; // gone
+  }
+}
+
+const comm = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+};
+
+/** The process and its children running the same executable (renderio's HTTP workers, not ffprobe). */
+function serverPids(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [pid];
+  }
+  const own = comm(pid);
+  return [pid, ...kids.filter((k) => comm(k) === own)];
 }
 
 /** Samples a child's memory every 50 ms (the last reading stays once it is gone). */
 export function watchProcess(proc: Subprocess): Watched {
   let anon = 0;
   let file = 0;
-  let hwm = 0;
+  const hwm = new Map<number, number>();
   const sample = () => {
-    try {
-      const s = readFileSync(`/proc/${proc.pid}/status`, "utf8");
-      anon = Math.max(anon, kB(s, "RssAnon"));
-      file = Math.max(file, kB(s, "RssFile"));
-      hwm = kB(s, "VmHWM");
-    } catch {
-      // the process is gone; keep the last readings
+    for (const pid of serverPids(proc.pid)) {
+      try {
+        const s = readFileSync(`/proc/${pid}/status`, "utf8");
+        anon = Math.max(anon, kB(s, "RssAnon"));
+        file = Math.max(file, kB(s, "RssFile"));
+        hwm.set(pid, kB(s, "VmHWM"));
+      } catch {
+        // the process is gone; keep the last readings
+      }
     }
   };
   const timer = setInterval(sample, 50);
   void proc.exited.then(() => clearInterval(timer));
   return {
     pid: proc.pid,
-    cpuSeconds: () => cpuSeconds(proc.pid),
+    cpuSeconds: () => serverPids(proc.pid).reduce((sum, pid) => sum + cpuSeconds(pid), 0),
     peaks() {
       sample();
-      return { hwm: MB(hwm), anon: MB(anon), file: MB(file) };
+      const all = [...hwm.values()];
+      return {
+        hwm: MB(Math.max(0, ...all)),
+        hwmAll: MB(all.reduce((a, b) => a + b, 0)),
+        processes: all.length,
+        anon: MB(anon),
+        file: MB(file),
+      };
     },
     async stop() {
       clearInterval(timer);

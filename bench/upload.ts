@@ -44,15 +44,16 @@ function verdict({ target, result }: Row): "pass" | "FAIL" | "–" {
 function table(rows: Row[]): string {
   const num = (x: number, unit: string) => `${x.toFixed(unit === "MiB/s" ? 0 : 1)} ${unit}`;
   const lines = [
-    "| case | renderio | raw sink | ratio | renderio peak RSS | sink peak RSS | target | pass/fail |",
-    "|---|---|---|---|---|---|---|---|",
+    "| case | renderio | raw sink | ratio | renderio peak RSS¹ | all renderio processes² | sink peak RSS | target | pass/fail |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of rows) {
     const { unit, renderio, sink } = row.result;
     const v = verdict(row);
     lines.push(
       `| ${row.name} | ${num(median(renderio.runs), unit)} | ${num(median(sink.runs), unit)} | ` +
-        `${ratioText(ratio(row.result))} | ${renderio.peaks.hwm.toFixed(0)} MB | ${sink.peaks.hwm.toFixed(0)} MB | ` +
+        `${ratioText(ratio(row.result))} | ${renderio.peaks.hwm.toFixed(0)} MB | ` +
+        `${renderio.peaks.hwmAll.toFixed(0)} MB (${renderio.peaks.processes}) | ${sink.peaks.hwm.toFixed(0)} MB | ` +
         `${row.target?.text ?? "–"} | ${v === "FAIL" ? "**FAIL**" : v} |`,
     );
   }
@@ -123,6 +124,10 @@ async function main(): Promise<number> {
     "(request.body → file, no parsing). Peak RSS is VmHWM in MB (10^6 B); both servers restart for every case.",
     "",
     table(rows),
+    "",
+    "¹ VmHWM of the renderio process that peaked highest: with HTTP workers (HTTP_WORKERS, default one per",
+    "CPU) the one that received the upload. ² The VmHWM of every renderio process (primary + HTTP workers)",
+    "added up, process count in brackets; ffprobe is not counted.",
     "",
     ...[...rows.flatMap((r) => r.result.notes), ...details(rows)].map((x) => `- ${x}`),
     "",

@@ -15,6 +15,8 @@ function derived(name: string): string {
       return "`http://localhost:$PORT`";
     case "PROBE_CONCURRENCY":
       return "number of CPUs";
+    case "HTTP_WORKERS":
+      return "number of CPUs, at most 4";
     case "COMMAND_CONCURRENCY":
       return "CPUs / 2 (at least 1)";
     default:

@@ -23,6 +23,13 @@ const GiB = 1024 ** 3;
 export const SETTINGS = {
   PORT: { kind: "int", def: "3000", min: 0, max: 65535, doc: "TCP port to listen on (0 picks a free port)." },
   HOST: { kind: "string", def: "0.0.0.0", doc: "Interface to bind." },
+  HTTP_WORKERS: {
+    kind: "int",
+    def: () => String(Math.min(4, availableParallelism())),
+    min: 1,
+    max: 64,
+    doc: "Processes answering HTTP on the one port (the kernel spreads connections over them; default: number of CPUs, at most 4). The first also runs migrations and all background jobs; the others only serve requests (~40 MB of memory each). 1 = a single process.",
+  },
   DATA_DIR: {
     kind: "string",
     def: "./data",

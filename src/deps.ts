@@ -1,10 +1,11 @@
 import { join } from "node:path";
 import pkg from "../package.json";
-import { createRateLimiter, createSharedRateLimiter } from "./auth/rate-limit";
+import { createRateLimiter, createRemoteRateLimiter, createSharedRateLimiter } from "./auth/rate-limit";
 import { createAuthService } from "./auth/service";
 import { type Config, ConfigError } from "./config";
 import { openDatabase } from "./db/client";
 import { createMetrics } from "./http/metrics";
+import type { PrimaryLink } from "./http-workers/worker";
 import { createCommandQueue } from "./jobs/command-queue";
 import { localMediaRef } from "./jobs/inputs";
 import { createLeases } from "./jobs/leases";
@@ -30,8 +31,18 @@ import { createUrlSigner, loadSigningSecret, type UrlSigner } from "./storage/si
  * The only place concrete drivers are chosen. Everything else receives what it needs from here,
  * so tests and the CLI build the same graph from a config.
  */
-export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {}) {
-  const log = createLogger(config.LOG_LEVEL);
+export async function createDeps(
+  config: Config,
+  opts: {
+    sandbox?: Sandbox;
+    /** Set in an HTTP worker process: jobs and rate-limit buckets live in the primary process. */
+    primary?: { link: PrimaryLink; index: number };
+  } = {},
+) {
+  const remote = opts.primary?.link;
+  const log = opts.primary
+    ? createLogger(config.LOG_LEVEL).child({ worker: opts.primary.index })
+    : createLogger(config.LOG_LEVEL);
   const metrics = createMetrics();
   // Started first: `yt-dlp --version` (~0.3 s of Python start-up) overlaps the sandbox probe.
   const ytdlpDetection = detectYtdlp(config.YTDLP_PATH);
@@ -54,6 +65,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     metrics,
     leases,
     pollMs: config.WORK_POLL_MS,
+    remote,
   });
   const auth = createAuthService(db);
   const fetchOptions: SafeFetchOptions = {
@@ -75,6 +87,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
     leases,
     pollMs: config.WORK_POLL_MS,
+    remote,
   });
   const ytdlp = await ytdlpDetection;
   if (ytdlp.ok) log.info("yt-dlp found", { version: ytdlp.ytdlp.version, path: ytdlp.ytdlp.executable });
@@ -119,6 +132,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     maxAttempts: config.COMMAND_MAX_ATTEMPTS,
     leases,
     pollMs: config.WORK_POLL_MS,
+    remote,
   });
   const commandsService = createCommandsService({
     db,
@@ -147,6 +161,7 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
     disableAfterFailures: config.WEBHOOK_DISABLE_AFTER_FAILURES,
     pollMs: config.WEBHOOK_POLL_MS,
+    remote,
     leases,
     metrics,
     present: (accountId, commandId) => commandsService.get(accountId, commandId),
@@ -191,7 +206,13 @@ export async function createDeps(config: Config, opts: { sandbox?: Sandbox } = {
     rateLimiter:
       db.engine === "pg"
         ? createSharedRateLimiter(db, config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST)
-        : createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
+        : remote && config.RATE_LIMIT_PER_MINUTE > 0
+          ? createRemoteRateLimiter(
+              (key) => remote.request<number>("take", key),
+              createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
+              log,
+            )
+          : createRateLimiter(config.RATE_LIMIT_PER_MINUTE, config.RATE_LIMIT_BURST),
     fetchOptions,
     storeFile,
     files,

@@ -1,7 +1,9 @@
 import { createApp } from "./app";
-import type { Config } from "./config";
+import { type Config, ConfigError } from "./config";
 import { runMigrations } from "./db/migrate";
 import { createDeps, type Deps } from "./deps";
+import { startHttpWorkers } from "./http-workers/primary";
+import { connectToPrimary, WORKER_ENV } from "./http-workers/worker";
 import type { LocalStorage } from "./storage/local";
 import type { S3Storage } from "./storage/s3";
 
@@ -18,6 +20,8 @@ export interface RunningServer {
  * database has none.
  */
 export async function startServer(config: Config): Promise<RunningServer> {
+  const worker = process.env[WORKER_ENV];
+  if (worker !== undefined) return startHttpWorker(config, Number(worker));
   const deps = await createDeps(config);
   const { log } = deps;
   let firstKey: string | undefined;
@@ -33,9 +37,39 @@ export async function startServer(config: Config): Promise<RunningServer> {
     (await deps.probes.recover()) + (await deps.storeFile.recover()) + (await deps.commandQueue.recover());
   await deps.webhooks.start();
   deps.retention.start();
-  const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT });
+  const shared = config.HTTP_WORKERS > 1;
+  // With SO_REUSEPORT a second server on the port would silently share it: check it is free first.
+  if (shared) assertPortFree(config.HOST, config.PORT);
+  const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT, reusePort: shared });
   const server = app.server;
   if (!server) throw new Error("server did not start");
+  const workers = shared
+    ? startHttpWorkers({
+        count: config.HTTP_WORKERS - 1,
+        port: server.port as number,
+        publicBaseUrl: config.PUBLIC_BASE_URL,
+        log: log.child({ component: "http-workers" }),
+        answer: (op, arg) => {
+          if (op === "take" && arg !== undefined) return deps.rateLimiter.take(arg);
+          if (op === "metrics") return deps.metrics.text();
+          throw new Error(`unknown request "${op}"`);
+        },
+        onEnqueue: (kind, id) => {
+          const queues: Record<string, (id: string) => void> = {
+            probe: deps.probes.enqueue,
+            download: (i) => deps.storeFile.enqueue(i),
+            command: deps.commandQueue.enqueue,
+          };
+          const enqueue = queues[kind];
+          if (enqueue) enqueue(id);
+          else log.warn("http worker handed over an unknown job kind", { kind, id });
+        },
+        onAbort: (kind, id) => {
+          if (kind === "command") deps.commandQueue.abort(id);
+        },
+      })
+    : undefined;
+  if (workers) deps.metrics.setSource(async () => deps.metrics.render(await workers.snapshots()));
   const url = `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port}`;
   // Start-up garbage (migration SQL, the generated OpenAPI document, module init) is large and never
   // reused; collecting it once here lowers the server's resting memory for the rest of its life.
@@ -48,6 +82,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     database: deps.db.engine,
     node: deps.nodeId,
     sandbox: deps.sandbox.available ? "bwrap" : "none",
+    httpWorkers: config.HTTP_WORKERS,
     recoveredJobs: recovered,
     retentionDays: config.RETENTION_DAYS || "off",
   });
@@ -68,6 +103,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // stop(false): stop accepting connections, let in-flight requests (uploads) complete.
       const drained = await Promise.race([
         Promise.all([
+          workers?.stop(config.SHUTDOWN_GRACE_SECONDS * 1000),
           server.stop(false),
           deps.probes.drain(),
           deps.storeFile.drain(),
@@ -91,6 +127,55 @@ export async function startServer(config: Config): Promise<RunningServer> {
       log.info("stopped");
     })());
   return { deps, url, stop };
+}
+
+/**
+ * An HTTP worker process (started by the primary, see src/http-workers): serves the API on the shared
+ * port and hands every job to the primary. No migrations, sweeps, recovery or timers: the primary ran
+ * them before starting it. Stops when told to (SIGTERM from the primary) or when the primary is gone.
+ */
+async function startHttpWorker(config: Config, index: number): Promise<RunningServer> {
+  let deps: Deps | undefined;
+  let running: RunningServer | undefined;
+  const link = connectToPrimary(
+    (op) => {
+      if (op === "snapshot" && deps) return deps.metrics.snapshot();
+      throw new Error(`unknown request "${op}"`);
+    },
+    () => {
+      deps?.log.warn("primary process gone; stopping");
+      void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+    },
+  );
+  deps = await createDeps(config, { primary: { link, index } });
+  const d = deps;
+  d.metrics.setSource(() => link.request<string>("metrics"));
+  const server = createApp(d).listen({ hostname: config.HOST, port: config.PORT, reusePort: true }).server;
+  if (!server) throw new Error("server did not start");
+  Bun.gc(true);
+  d.log.info("http worker listening", { pid: process.pid, port: server.port });
+  link.ready();
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      d.lifecycle.shuttingDown = true;
+      const grace = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_GRACE_SECONDS * 1000).unref());
+      await Promise.race([server.stop(false), grace]);
+      await server.stop(true);
+      await d.db.close();
+    })());
+  running = { deps: d, url: `http://${config.HOST}:${server.port}`, stop };
+  return running;
+}
+
+/** Fails like a plain listen would (EADDRINUSE) when anything already holds the port. */
+function assertPortFree(hostname: string, port: number): void {
+  if (port === 0) return;
+  try {
+    Bun.serve({ hostname, port, fetch: () => new Response(null, { status: 503 }) }).stop(true);
+  } catch (e) {
+    throw new ConfigError([`PORT ${port} on ${hostname} is not available: ${(e as Error).message}`]);
+  }
 }
 
 /** Start-up housekeeping: stale temp files (local) and multipart uploads older than a day (S3). */

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import type { Logger } from "../log";
 
 /**
  * Per-key token bucket: `burst` tokens, refilled at `perMinute / 60` per second. Answers how long to
@@ -62,5 +63,24 @@ export function createSharedRateLimiter(db: Db, perMinute: number, burst: number
       if (!row || row.granted) return 0;
       return Math.max(1, Math.ceil((1 - row.tokens) / perSecond));
     },
+  };
+}
+
+/**
+ * In an HTTP worker process (SQLite): the buckets live in the primary process, which every worker asks
+ * over IPC, so a key has one bucket whichever process its connections land on. Should the primary not
+ * answer, this process's own bucket decides (never a 500 for a rate-limit lookup).
+ */
+export function createRemoteRateLimiter(
+  ask: (key: string) => Promise<number>,
+  fallback: RateLimiter,
+  log: Logger,
+): RateLimiter {
+  return {
+    take: (key) =>
+      ask(key).catch((err: unknown) => {
+        log.warn("rate limit: no answer from the primary process; using this process's bucket", { err });
+        return fallback.take(key);
+      }),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics in the text exposition format, without a client library: counters and sums kept in
  * memory (per process), gauges read from their owners when scraped. Labels are low-cardinality by
- * construction (route patterns, never raw paths or ids).
+ * construction (route patterns, never raw paths or ids). With several HTTP worker processes a scrape,
+ * whichever process it reaches, sums the counters of all of them (see `setSource`).
  */
 type Labels = Record<string, string | number>;
 
@@ -16,6 +17,14 @@ interface Family {
   values: Map<string, number>;
 }
 
+/** One process's counters and summaries, as sent to the process that answers a scrape. */
+export type MetricsSnapshot = [
+  name: string,
+  help: string,
+  type: Family["type"],
+  values: [string, number][],
+][];
+
 const key = (labels: Labels) =>
   Object.entries(labels)
     .map(([k, v]) => `${k}="${String(v).replace(/["\\\n]/g, "_")}"`)
@@ -24,6 +33,7 @@ const key = (labels: Labels) =>
 export function createMetrics() {
   const families = new Map<string, Family>();
   const gauges: { name: string; help: string; read: () => [Labels, number][] }[] = [];
+  let source: (() => Promise<string>) | undefined;
 
   const family = (name: string, help: string, type: Family["type"]) => {
     let f = families.get(name);
@@ -50,9 +60,32 @@ export function createMetrics() {
     gauge(name: string, help: string, read: () => [Labels, number][]): void {
       gauges.push({ name, help, read });
     },
-    render(): string {
+    snapshot(): MetricsSnapshot {
+      return [...families].map(([name, f]) => [name, f.help, f.type, [...f.values]]);
+    },
+    /** Where `text()` gets the scrape from: the primary sums its workers in, a worker asks the primary. */
+    setSource(fn: () => Promise<string>): void {
+      source = fn;
+    },
+    /** The scrape served at /metrics. */
+    text(): Promise<string> {
+      return source ? source() : Promise.resolve(this.render());
+    },
+    /** This process's metrics with the counters of `others` (other processes' snapshots) added in. */
+    render(others: MetricsSnapshot[] = []): string {
+      const merged = new Map([...families].map(([name, f]) => [name, { ...f, values: new Map(f.values) }]));
+      for (const snap of others) {
+        for (const [name, help, type, values] of snap) {
+          let f = merged.get(name);
+          if (!f) {
+            f = { help, type, values: new Map() };
+            merged.set(name, f);
+          }
+          for (const [k, v] of values) f.values.set(k, (f.values.get(k) ?? 0) + v);
+        }
+      }
       const out: string[] = [];
-      for (const [name, f] of families) {
+      for (const [name, f] of merged) {
         out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
         for (const [k, v] of f.values) {
           if (f.type !== "summary") out.push(`${name}${k ? `{${k}}` : ""} ${v}`);

@@ -14,7 +14,7 @@ import {
 } from "./command-runner";
 import { JobFailure } from "./inputs";
 import type { LeaseKind, Leases } from "./leases";
-import { createWorker } from "./worker";
+import { createWorker, type JobRemote } from "./worker";
 
 export interface CommandQueueDeps extends CommandRunnerDeps {
   log: Logger;
@@ -24,6 +24,8 @@ export interface CommandQueueDeps extends CommandRunnerDeps {
   leases: Leases;
   /** How often other nodes' commands and lapsed leases are looked for. */
   pollMs: number;
+  /** HTTP worker processes hand their submits to the primary instead of running jobs. */
+  remote?: JobRemote;
   metrics?: Metrics;
   /** Called once a command reaches SUCCESS or FAILED (webhooks hook in here). */
   onFinished?: (commandId: string) => void;
@@ -183,6 +185,7 @@ export function createCommandQueue(deps: CommandQueueDeps) {
     log,
     concurrency: deps.concurrency,
     pollMs: deps.pollMs,
+    remote: deps.remote,
     run,
     // A cancel sent to another node: seen here at the next renewal.
     async afterRenew(held) {
@@ -197,6 +200,8 @@ export function createCommandQueue(deps: CommandQueueDeps) {
 
   return {
     enqueue: (id: string) => worker.enqueue(id),
+    /** Kills the command's ffmpeg if it runs in this process (a cancel that reached an HTTP worker). */
+    abort: (id: string) => worker.abort(id, new Error("cancelled")),
 
     /**
      * Marks a command cancelled: running here, its ffmpeg is killed; running on another node, that node

@@ -9,7 +9,7 @@ import type { Sandbox } from "../media/sandbox";
 import type { ProbeOutcome } from "../media/types";
 import type { StorageDriver } from "../storage/driver";
 import type { LeaseKind, Leases } from "./leases";
-import { createWorker } from "./worker";
+import { createWorker, type JobRemote } from "./worker";
 
 export interface ProbeQueueDeps {
   db: Db;
@@ -25,6 +25,8 @@ export interface ProbeQueueDeps {
   leases: Leases;
   /** How often files waiting for a probe (other nodes' uploads, lapsed leases) are looked for. */
   pollMs: number;
+  /** HTTP worker processes hand their submits to the primary instead of running jobs. */
+  remote?: JobRemote;
   now?: () => number;
 }
 
@@ -133,6 +135,7 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     log,
     concurrency: deps.concurrency,
     pollMs: deps.pollMs,
+    remote: deps.remote,
     run: (fileId) =>
       run(fileId).catch(async (err) => {
         log.error("probe job crashed", { fileId, err });

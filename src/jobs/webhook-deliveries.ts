@@ -5,7 +5,7 @@ import { JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
 import type { Logger } from "../log";
 import { FetchError, type SafeFetchOptions, safeFetch } from "../net/safe-fetch";
 import type { LeaseKind, Leases } from "./leases";
-import { createWorker } from "./worker";
+import { createWorker, type JobRemote } from "./worker";
 
 export interface WebhookDeps {
   db: Db;
@@ -16,6 +16,8 @@ export interface WebhookDeps {
   timeoutMs: number;
   disableAfterFailures: number;
   pollMs: number;
+  /** HTTP worker processes hand their submits to the primary instead of running jobs. */
+  remote?: JobRemote;
   leases: Leases;
   metrics?: Metrics;
   /** The poll body of a command, exactly as GET /api/v1/commands/:id returns it. */
@@ -174,6 +176,7 @@ export function createWebhookDeliveries(deps: WebhookDeps) {
     log,
     concurrency: 4,
     pollMs: deps.pollMs,
+    remote: deps.remote,
     run: (id) => deliver(id).catch((err) => log.error("webhook delivery crashed", { deliveryId: id, err })),
   });
 

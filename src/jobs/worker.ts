@@ -16,6 +16,14 @@ export interface WorkerOptions {
   afterRenew?(held: string[]): Promise<void>;
   /** On every poll tick, before claiming (commands refresh their backlog gauge here). */
   onPoll?(): Promise<void>;
+  /** Set in an HTTP worker process, which runs no jobs: submits and aborts go to the primary process. */
+  remote?: JobRemote;
+}
+
+/** The process that runs this node's jobs, seen from an HTTP worker process (see src/http-workers). */
+export interface JobRemote {
+  enqueue(kind: string, id: string): void;
+  abort(kind: string, id: string): void;
 }
 
 /** Why a running job's signal aborted: another node holds its lease now. */
@@ -104,11 +112,18 @@ export function createWorker(o: WorkerOptions) {
   return {
     /** The local fast path: try to claim this row now if a slot is free; the poll finds it otherwise. */
     enqueue(id: string): void {
-      if (running.has(id) || !room()) return;
-      claimInto(id).catch((err) => o.log.error(`${o.kind.name}: claiming failed`, { id, err }));
+      if (o.remote) o.remote.enqueue(o.kind.name, id);
+      else if (!running.has(id) && room())
+        claimInto(id).catch((err) => o.log.error(`${o.kind.name}: claiming failed`, { id, err }));
     },
     /** Aborts a job running here (cancel); false when it does not run on this node. */
     abort(id: string, reason: Error): boolean {
+      if (o.remote) {
+        // Not running in this process: the primary aborts it if it runs there. Callers fall back to
+        // what they do for a job on another node (the row's state decides).
+        o.remote.abort(o.kind.name, id);
+        return false;
+      }
       const ac = running.get(id);
       if (!ac) return false;
       ac.abort(reason);

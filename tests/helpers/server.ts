@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -117,10 +117,47 @@ export async function startServer(
     proc,
     output: () => out,
     async stop(signal = "SIGTERM") {
+      // The server is the primary and its HTTP worker processes: stopped means all of them are gone
+      // (after a SIGKILL of the primary they notice within ~0.5 s and stop themselves).
+      const workers = proc.exitCode === null ? workerPids(proc.pid) : [];
       if (proc.exitCode === null) proc.kill(signal);
-      return proc.exited;
+      const code = await proc.exited;
+      const deadline = Date.now() + 15_000;
+      while (workers.some(alive)) {
+        if (Date.now() > deadline)
+          throw new Error(`http workers ${workers.filter(alive)} outlived the server`);
+        await Bun.sleep(25);
+      }
+      return code;
     },
   };
+}
+
+/** The HTTP worker processes of a server (its children running the same entry; not ffprobe/ffmpeg). */
+export function workerPids(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return kids.filter((k) => {
+    try {
+      return readFileSync(`/proc/${k}/cmdline`, "utf8").split("\0").includes("serve");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A process that exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 /** Runs the CLI against a data directory and returns stdout (throws on a non-zero exit). */

@@ -2,7 +2,7 @@ import { and, count, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { validationError } from "../../errors";
 import type { LeaseKind, Leases } from "../../jobs/leases";
-import { createWorker } from "../../jobs/worker";
+import { createWorker, type JobRemote } from "../../jobs/worker";
 import { sanitizeFilename } from "../../lib/filename";
 import type { Logger } from "../../log";
 import {
@@ -26,6 +26,8 @@ export interface StoreFileDeps {
   maxAttempts: number;
   leases: Leases;
   pollMs: number;
+  /** HTTP worker processes hand their submits to the primary instead of running jobs. */
+  remote?: JobRemote;
   now?: () => number;
 }
 
@@ -133,6 +135,7 @@ export function createStoreFile(deps: StoreFileDeps) {
     log,
     concurrency: deps.concurrency,
     pollMs: deps.pollMs,
+    remote: deps.remote,
     run: (id) => download(id),
   });
 

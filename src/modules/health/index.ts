@@ -17,8 +17,8 @@ export function healthRoutes(deps: Pick<Deps, "version" | "db" | "storage" | "li
     })
     .get(
       "/metrics",
-      () =>
-        new Response(deps.metrics.render(), {
+      async () =>
+        new Response(await deps.metrics.text(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         }),
       {

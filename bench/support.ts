@@ -91,15 +91,19 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-const comm = (pid: number) => {
+const isHttpWorker = (pid: number) => {
   try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    return env.some((v) => v.startsWith("RENDERIO_HTTP_WORKER="));
   } catch {
-    return "";
+    return false;
   }
 };
 
-/** The process and its children running the same executable (renderio's HTTP workers, not ffprobe). */
+/**
+ * The process and its HTTP worker children (marked by RENDERIO_HTTP_WORKER in their environment; not
+ * ffprobe, nor a child caught between fork and exec, which still looks like the primary).
+ */
 function serverPids(pid: number): number[] {
   let kids: number[] = [];
   try {
@@ -107,8 +111,7 @@ function serverPids(pid: number): number[] {
   } catch {
     return [pid];
   }
-  const own = comm(pid);
-  return [pid, ...kids.filter((k) => comm(k) === own)];
+  return [pid, ...kids.filter(isHttpWorker)];
 }
 
 /** Samples a child's memory every 50 ms (the last reading stays once it is gone). */

@@ -28,7 +28,7 @@ export const SETTINGS = {
     def: () => String(Math.min(4, availableParallelism())),
     min: 1,
     max: 64,
-    doc: "Processes answering HTTP on the one port (the kernel spreads connections over them; default: number of CPUs, at most 4). The first also runs migrations and all background jobs; the others only serve requests (~40 MB of memory each). 1 = a single process.",
+    doc: "Processes answering HTTP on the one port (the kernel spreads connections over them; default: number of CPUs, at most 4). The first also runs migrations and all background jobs; the others only serve requests (each ~25 MB of private memory; its ~65 MB RSS is mostly the executable's pages, shared with the first). 1 = a single process.",
   },
   DATA_DIR: {
     kind: "string",

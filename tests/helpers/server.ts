@@ -133,7 +133,10 @@ export async function startServer(
   };
 }
 
-/** The HTTP worker processes of a server (its children running the same entry; not ffprobe/ffmpeg). */
+/**
+ * The HTTP worker processes of a server: its children whose environment has RENDERIO_HTTP_WORKER (not
+ * ffprobe/ffmpeg, nor a child caught between fork and exec, which still has the primary's command line).
+ */
 export function workerPids(pid: number): number[] {
   let kids: number[] = [];
   try {
@@ -143,7 +146,9 @@ export function workerPids(pid: number): number[] {
   }
   return kids.filter((k) => {
     try {
-      return readFileSync(`/proc/${k}/cmdline`, "utf8").split("\0").includes("serve");
+      return readFileSync(`/proc/${k}/environ`, "utf8")
+        .split("\0")
+        .some((v) => v.startsWith("RENDERIO_HTTP_WORKER="));
     } catch {
       return false;
     }

@@ -279,6 +279,11 @@ export const SETTINGS = {
     max: 19,
     doc: "CPU niceness of ffprobe/ffmpeg: media work yields the CPU to API requests (0 = equal priority).",
   },
+  PROBE_IDLE_PRIORITY: {
+    kind: "bool",
+    def: "true",
+    doc: "Background probes of stored files run under Linux's SCHED_IDLE policy (util-linux `chrt`): they only use CPU time nothing else wants, and an API request preempts them at once, so a burst of uploads is not slowed by the probes it starts. `false`: they run at `MEDIA_NICE` like commands.",
+  },
   RATE_LIMIT_PER_MINUTE: {
     kind: "int",
     def: "600",

@@ -62,6 +62,7 @@ export async function createDeps(
     timeoutMs: config.PROBE_TIMEOUT_SECONDS * 1000,
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
     nice: config.MEDIA_NICE,
+    idle: config.PROBE_IDLE_PRIORITY,
     metrics,
     leases,
     pollMs: config.WORK_POLL_MS,

@@ -22,6 +22,8 @@ export interface ProbeQueueDeps {
   metrics?: Metrics;
   /** CPU niceness of ffprobe (0 = same priority as the API). */
   nice: number;
+  /** Run ffprobe under SCHED_IDLE (background probes: nobody waits on them). */
+  idle?: boolean;
   leases: Leases;
   /** How often files waiting for a probe (other nodes' uploads, lapsed leases) are looked for. */
   pollMs: number;
@@ -78,7 +80,7 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
 
   /** Local files are probed in place; remote objects through a presigned URL (ranged reads only). */
   async function probe(key: string, fileName: string) {
-    const opts = { timeoutMs: deps.timeoutMs, sandbox, fileName, nice: deps.nice };
+    const opts = { timeoutMs: deps.timeoutMs, sandbox, fileName, nice: deps.nice, idle: deps.idle ?? false };
     const path = storage.localPath(key);
     if (path) return probeFile(path, opts);
     if (!storage.presignedGet)

@@ -318,7 +318,7 @@ export function probeErrorMessage(stderrTail: string, paths: string[], fileName:
  */
 export async function probeFile(
   path: string,
-  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; nice?: number },
+  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; nice?: number; idle?: boolean },
 ): Promise<ProbeOutcome> {
   const abs = resolve(path);
   const forced = imageDemuxerFor(await readHead(abs));
@@ -343,6 +343,7 @@ export async function probeUrl(
     sandbox: Sandbox;
     fileName: string;
     nice?: number;
+    idle?: boolean;
     head: () => Promise<Uint8Array>;
   },
 ): Promise<ProbeOutcome> {
@@ -364,13 +365,14 @@ export async function probeUrl(
 async function classify(
   argv: string[],
   secrets: string[],
-  opts: { timeoutMs: number; fileName: string; nice?: number },
+  opts: { timeoutMs: number; fileName: string; nice?: number; idle?: boolean },
   claims: () => Promise<boolean>,
 ): Promise<ProbeOutcome> {
   const res = await runProcess({
     argv,
     timeoutMs: opts.timeoutMs,
     ...(opts.nice ? { nice: opts.nice } : {}),
+    ...(opts.idle ? { idle: true } : {}),
   });
   if (res.timedOut) return { kind: "failed", message: "ffprobe timed out" };
 

@@ -33,6 +33,11 @@ export interface RunOptions {
    * API (uploads, polls) instead of competing with it.
    */
   nice?: number;
+  /**
+   * Linux SCHED_IDLE (through util-linux `chrt`, when installed): the process gets only CPU time that
+   * nothing else wants, and a woken API thread preempts it at once — for work nobody is waiting on.
+   */
+  idle?: boolean;
   /** Called with each decoded stdout chunk as it arrives (e.g. ffmpeg `-progress pipe:1` lines). */
   onStdout?: (text: string) => void;
 }
@@ -73,7 +78,9 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
     };
   }
 
-  const argv = opts.nice ? ["nice", "-n", String(opts.nice), ...opts.argv] : opts.argv;
+  const niced = opts.nice ? ["nice", "-n", String(opts.nice), ...opts.argv] : opts.argv;
+  const chrt = opts.idle ? chrtPath() : null;
+  const argv = chrt ? [chrt, "--idle", "0", ...niced] : niced;
   const proc = Bun.spawn(argv, {
     cwd: opts.cwd,
     env: opts.env ?? {},
@@ -128,6 +135,13 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+let chrt: string | null | undefined;
+/** util-linux `chrt` (Essential on Debian), looked up once; null where it is missing (no idle policy). */
+function chrtPath(): string | null {
+  if (chrt === undefined) chrt = Bun.which("chrt", { PATH: process.env.PATH ?? "/usr/bin:/bin" });
+  return chrt;
 }
 
 /**

@@ -69,3 +69,25 @@ describe("runProcess nice", () => {
     expect(await Bun.file(autogroup).text()).toBe(before);
   });
 });
+
+describe("runProcess idle", () => {
+  // Field 41 of /proc/<pid>/stat is the scheduling policy: 0 SCHED_OTHER, 5 SCHED_IDLE.
+  const policy = ["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat"];
+  const run = async (argv: string[], opts: { idle?: boolean; nice?: number }) => {
+    const res = await runProcess({ argv, timeoutMs: 10_000, ...opts });
+    expect(res.exitCode).toBe(0);
+    const [nice, pol] = res.stdout.trim().split(" ").map(Number);
+    return { nice, policy: pol };
+  };
+
+  test("idle runs the process under SCHED_IDLE, with its niceness; without it, the normal policy", async () => {
+    expect(await run(policy, { idle: true, nice: 10 })).toEqual({ nice: 10, policy: 5 });
+    expect(await run(policy, { nice: 10 })).toEqual({ nice: 10, policy: 0 });
+  });
+
+  test("the policy reaches the process inside the bubblewrap sandbox", async () => {
+    expect(sandbox.available).toBe(true);
+    const argv = sandbox.wrap(policy, { readOnly: [], writable: [] });
+    expect(await run(argv, { idle: true })).toEqual({ nice: 0, policy: 5 });
+  });
+});

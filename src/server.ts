@@ -4,6 +4,7 @@ import { runMigrations } from "./db/migrate";
 import { createDeps, type Deps } from "./deps";
 import { startHttpWorkers } from "./http-workers/primary";
 import { connectToPrimary, WORKER_ENV } from "./http-workers/worker";
+import { chrtPath } from "./media/runner";
 import type { LocalStorage } from "./storage/local";
 import type { S3Storage } from "./storage/s3";
 
@@ -30,6 +31,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       firstKey = (await deps.auth.createKey({ name: "first key" })).key;
   });
   await sweepStorage(deps);
+  if (config.PROBE_IDLE_PRIORITY && !chrtPath())
+    log.warn("PROBE_IDLE_PRIORITY: util-linux chrt not found; probes run at MEDIA_NICE only");
 
   // The workers start claiming (a few quick queries) before the port opens, so that once /health answers
   // the start-up lines below, and the first key, are out.

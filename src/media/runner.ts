@@ -139,7 +139,7 @@ export async function runProcess(opts: RunOptions): Promise<RunResult> {
 
 let chrt: string | null | undefined;
 /** util-linux `chrt` (Essential on Debian), looked up once; null where it is missing (no idle policy). */
-function chrtPath(): string | null {
+export function chrtPath(): string | null {
   if (chrt === undefined) chrt = Bun.which("chrt", { PATH: process.env.PATH ?? "/usr/bin:/bin" });
   return chrt;
 }

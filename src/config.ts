@@ -282,7 +282,7 @@ export const SETTINGS = {
   PROBE_IDLE_PRIORITY: {
     kind: "bool",
     def: "true",
-    doc: "Background probes of stored files run under Linux's SCHED_IDLE policy (util-linux `chrt`): they only use CPU time nothing else wants, and an API request preempts them at once, so a burst of uploads is not slowed by the probes it starts. `false`: they run at `MEDIA_NICE` like commands.",
+    doc: "Background probes of stored files run under Linux's SCHED_IDLE policy (util-linux `chrt`): they only use CPU time nothing else wants, and an API request preempts them at once, so a burst of uploads is not slowed by the probes it starts. A probe still running after 5 s (starved, e.g. next to an encode where the container's cgroup puts all processes in one scheduling group) is restarted at `MEDIA_NICE`. `false`: they always run at `MEDIA_NICE` like commands.",
   },
   RATE_LIMIT_PER_MINUTE: {
     kind: "int",

@@ -318,7 +318,14 @@ export function probeErrorMessage(stderrTail: string, paths: string[], fileName:
  */
 export async function probeFile(
   path: string,
-  opts: { timeoutMs: number; sandbox: Sandbox; fileName: string; nice?: number; idle?: boolean },
+  opts: {
+    timeoutMs: number;
+    sandbox: Sandbox;
+    fileName: string;
+    nice?: number;
+    idle?: boolean;
+    idleGraceMs?: number;
+  },
 ): Promise<ProbeOutcome> {
   const abs = resolve(path);
   const forced = imageDemuxerFor(await readHead(abs));
@@ -344,6 +351,7 @@ export async function probeUrl(
     fileName: string;
     nice?: number;
     idle?: boolean;
+    idleGraceMs?: number;
     head: () => Promise<Uint8Array>;
   },
 ): Promise<ProbeOutcome> {
@@ -362,18 +370,24 @@ export async function probeUrl(
   });
 }
 
+/**
+ * How long a probe may run under SCHED_IDLE. Where media processes do not get a scheduling group of their
+ * own (a container's or a service's cgroup, no autogroup), an idle-policy probe gets almost no CPU next to
+ * a running encode; past this it is restarted at plain `MEDIA_NICE`, so it is never delayed by more.
+ */
+export const IDLE_PROBE_GRACE_MS = 5000;
+
 async function classify(
   argv: string[],
   secrets: string[],
-  opts: { timeoutMs: number; fileName: string; nice?: number; idle?: boolean },
+  opts: { timeoutMs: number; fileName: string; nice?: number; idle?: boolean; idleGraceMs?: number },
   claims: () => Promise<boolean>,
 ): Promise<ProbeOutcome> {
-  const res = await runProcess({
-    argv,
-    timeoutMs: opts.timeoutMs,
-    ...(opts.nice ? { nice: opts.nice } : {}),
-    ...(opts.idle ? { idle: true } : {}),
-  });
+  const nice = opts.nice ? { nice: opts.nice } : {};
+  const grace = opts.idleGraceMs ?? IDLE_PROBE_GRACE_MS;
+  const idle = opts.idle === true && opts.timeoutMs > grace;
+  let res = await runProcess({ argv, timeoutMs: idle ? grace : opts.timeoutMs, ...nice, idle });
+  if (idle && res.timedOut) res = await runProcess({ argv, timeoutMs: opts.timeoutMs - grace, ...nice });
   if (res.timedOut) return { kind: "failed", message: "ffprobe timed out" };
 
   let reason = "no audio or video stream found";

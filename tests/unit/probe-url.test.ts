@@ -90,3 +90,53 @@ describe("probing through a URL reads only what ffprobe needs", () => {
     });
   }
 });
+
+describe("an idle-priority probe that runs past its grace is restarted at normal priority", () => {
+  // A stand-in for a starved probe: the origin holds its first answer back for 1.5 s, so the first ffprobe
+  // (grace 0.5 s) is killed; the second one, at normal priority, gets answers at once.
+  let hits = 0;
+  let slow: ReturnType<typeof Bun.serve>;
+  beforeAll(() => {
+    slow = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        if (++hits === 1) await Bun.sleep(1500);
+        const target = new URL(req.url);
+        target.port = String(origin.port);
+        return fetch(target, { headers: req.headers });
+      },
+    });
+  });
+  afterAll(() => slow?.stop(true));
+
+  const head = async () => new Uint8Array(await Bun.file(join(dir, "front.mp4")).slice(0, 189).arrayBuffer());
+  const probe = (idle: boolean) =>
+    probeUrl(`http://127.0.0.1:${slow.port}/front.mp4`, {
+      timeoutMs: 30_000,
+      sandbox,
+      fileName: "front.mp4",
+      head,
+      idle,
+      idleGraceMs: 500,
+    });
+
+  test("idle: the first attempt is cut at the grace, the second succeeds", async () => {
+    hits = 0;
+    const t0 = performance.now();
+    const out = await probe(true);
+    expect(out.kind).toBe("media");
+    if (out.kind === "media") expect(out.info).toMatchObject({ codec: "h264", width: 1280 });
+    // Well before the held-back answer (1.5 s) plus a probe: the restart did not wait for it.
+    expect(performance.now() - t0).toBeLessThan(1500 + 1000);
+    expect(hits).toBeGreaterThanOrEqual(2);
+  });
+
+  test("not idle: one attempt, which simply waits for the slow answer", async () => {
+    hits = 0;
+    const t0 = performance.now();
+    const out = await probe(false);
+    expect(out.kind).toBe("media");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1500);
+  });
+});

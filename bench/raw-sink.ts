@@ -2,14 +2,14 @@
  * The baseline for bench/upload.ts: a loopback HTTP server that writes each request body to a file
  * with no parsing at all — no multipart, no auth, no database — and answers `{"size": N}`. It writes
  * the way renderio's local storage does (`Bun.file().writer()` with a 1 MiB high-water mark, flushed
- * every 8 MiB), so renderio's time divided by this one's is the cost of everything renderio adds.
+ * every 4 MiB), so renderio's time divided by this one's is the cost of everything renderio adds.
  *
  * Usage: `bun bench/raw-sink.ts <dir>`; binds 127.0.0.1 on a free port and prints
  * `listening <url>` once ready.
  */
 import { join } from "node:path";
 
-const FLUSH_EVERY = 8 * 1024 * 1024;
+const FLUSH_EVERY = 4 * 1024 * 1024;
 
 const dir = process.argv[2];
 if (!dir) {

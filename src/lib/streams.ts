@@ -1,6 +1,8 @@
 import { TooLargeError } from "../storage/driver";
 import { collectIfAbove } from "./memory";
 
+/** Bytes a file write lets the writer buffer before waiting for the disk. */
+const FLUSH_EVERY = 4 * 1024 * 1024;
 /** JS heap + external memory above which a file write collects garbage (idle server: ~10 MB). */
 const LIVE_JS_LIMIT = 24 * 1024 * 1024;
 
@@ -86,7 +88,7 @@ export function createGate(highWater: number, signal: AbortSignal) {
 }
 
 /**
- * Streams a body into a file (flushing every 8 MiB, so memory stays flat); returns the bytes written.
+ * Streams a body into a file (flushing every 4 MiB, so memory stays flat); returns the bytes written.
  * Stops with the signal's reason when it aborts. The caller owns the file on failure.
  */
 export async function writeStreamToFile(
@@ -103,7 +105,7 @@ export async function writeStreamToFile(
       writer.write(chunk);
       size += chunk.byteLength;
       unflushed += chunk.byteLength;
-      if (unflushed >= 8 * 1024 * 1024) {
+      if (unflushed >= FLUSH_EVERY) {
         await writer.flush();
         unflushed = 0;
         collectIfAbove(LIVE_JS_LIMIT, (m) => m.heapUsed + m.external);

@@ -310,23 +310,24 @@ export function probeErrorMessage(stderrTail: string, paths: string[], fileName:
   return msg.length > 300 ? `…${msg.slice(-299)}` : msg || "ffprobe could not read the file";
 }
 
+/** How one probe runs: time limit, sandbox, the client's file name (for messages), CPU priority. */
+export interface ProbeOptions {
+  timeoutMs: number;
+  sandbox: Sandbox;
+  fileName: string;
+  nice?: number;
+  /** SCHED_IDLE for the first `idleGraceMs` (default IDLE_PROBE_GRACE_MS), then plain `nice`. */
+  idle?: boolean;
+  idleGraceMs?: number;
+}
+
 /**
  * Probes one local file with ffprobe (sandboxed, read-only bind of that file only) and classifies it:
  * `media` when a whitelisted demuxer found an audio or video stream; otherwise `failed` (with a short,
  * path-free message) if the file claims to be media, else `other`. A timeout is `failed`.
  * Throws only if ffprobe cannot be spawned at all.
  */
-export async function probeFile(
-  path: string,
-  opts: {
-    timeoutMs: number;
-    sandbox: Sandbox;
-    fileName: string;
-    nice?: number;
-    idle?: boolean;
-    idleGraceMs?: number;
-  },
-): Promise<ProbeOutcome> {
+export async function probeFile(path: string, opts: ProbeOptions): Promise<ProbeOutcome> {
   const abs = resolve(path);
   const forced = imageDemuxerFor(await readHead(abs));
   const argv = opts.sandbox.wrap(buildProbeArgv(abs, "file", forced, opts.sandbox.tools.ffprobe), {
@@ -345,15 +346,7 @@ export async function probeFile(
  */
 export async function probeUrl(
   url: string,
-  opts: {
-    timeoutMs: number;
-    sandbox: Sandbox;
-    fileName: string;
-    nice?: number;
-    idle?: boolean;
-    idleGraceMs?: number;
-    head: () => Promise<Uint8Array>;
-  },
+  opts: ProbeOptions & { head: () => Promise<Uint8Array> },
 ): Promise<ProbeOutcome> {
   const head = await opts.head();
   const argv = opts.sandbox.wrap(
@@ -380,7 +373,7 @@ export const IDLE_PROBE_GRACE_MS = 5000;
 async function classify(
   argv: string[],
   secrets: string[],
-  opts: { timeoutMs: number; fileName: string; nice?: number; idle?: boolean; idleGraceMs?: number },
+  opts: Omit<ProbeOptions, "sandbox">,
   claims: () => Promise<boolean>,
 ): Promise<ProbeOutcome> {
   const nice = opts.nice ? { nice: opts.nice } : {};

@@ -49,7 +49,7 @@ export const SETTINGS = {
     def: "10",
     min: 1,
     max: 200,
-    doc: "PostgreSQL connections per node.",
+    doc: "PostgreSQL connections per process: a node opens up to this many for each of its `HTTP_WORKERS` processes.",
   },
   LEASE_SECONDS: {
     kind: "int",

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { workerPids } from "../tests/helpers/server";
 
 export const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -91,28 +92,8 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-const isHttpWorker = (pid: number) => {
-  try {
-    const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    return env.some((v) => v.startsWith("RENDERIO_HTTP_WORKER="));
-  } catch {
-    return false;
-  }
-};
-
-/**
- * The process and its HTTP worker children (marked by RENDERIO_HTTP_WORKER in their environment; not
- * ffprobe, nor a child caught between fork and exec, which still looks like the primary).
- */
-function serverPids(pid: number): number[] {
-  let kids: number[] = [];
-  try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
-  } catch {
-    return [pid];
-  }
-  return [pid, ...kids.filter(isHttpWorker)];
-}
+/** The process and its HTTP worker children (not ffprobe, nor a child caught between fork and exec). */
+const serverPids = (pid: number): number[] => [pid, ...workerPids(pid)];
 
 /** Samples a child's memory every 50 ms (the last reading stays once it is gone). */
 export function watchProcess(proc: Subprocess): Watched {

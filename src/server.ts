@@ -46,6 +46,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT, reusePort: shared });
   const server = app.server;
   if (!server) throw new Error("server did not start");
+  // Job kinds (LeaseKind names) a worker may hand over, and the queue that runs each.
+  const queues: Record<string, (id: string) => void> = {
+    probe: deps.probes.enqueue,
+    download: (id) => deps.storeFile.enqueue(id),
+    command: deps.commandQueue.enqueue,
+  };
   const workers = shared
     ? startHttpWorkers({
         count: config.HTTP_WORKERS - 1,
@@ -58,11 +64,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
           throw new Error(`unknown request "${op}"`);
         },
         onEnqueue: (kind, id) => {
-          const queues: Record<string, (id: string) => void> = {
-            probe: deps.probes.enqueue,
-            download: (i) => deps.storeFile.enqueue(i),
-            command: deps.commandQueue.enqueue,
-          };
           const enqueue = queues[kind];
           if (enqueue) enqueue(id);
           else log.warn("http worker handed over an unknown job kind", { kind, id });

@@ -88,29 +88,61 @@ export function createGate(highWater: number, signal: AbortSignal) {
 }
 
 /**
+ * File writes go out as whole blocks of this size at block-aligned offsets (the last one aside).
+ * Writing the parts of an upload as they come, at the offsets the multipart framing leaves them, costs
+ * the kernel ~0.2 s more CPU per GiB on ext4 than the same writes 64 KiB-aligned; copying them into
+ * aligned 256 KiB blocks first costs less than that (1 GiB of 64 KiB writes, file offset +165 bytes:
+ * 0.94 s of CPU unaligned, 0.82 s through 256 KiB blocks, medians of 6).
+ */
+const BLOCK = 256 * 1024;
+
+/**
  * Streams a body into a file (flushing every 4 MiB, so memory stays flat); returns the bytes written.
- * Stops with the signal's reason when it aborts. The caller owns the file on failure.
+ * Stops with the signal's reason when it aborts. The caller owns the file on failure. `onChunkDone`
+ * hears of each chunk once its bytes are written or copied into the block (the block is reused:
+ * Bun's file writer copies whatever it cannot write at once).
  */
 export async function writeStreamToFile(
   path: string,
   body: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
+  onChunkDone?: (chunk: Uint8Array) => void,
 ): Promise<number> {
   const writer = Bun.file(path).writer({ highWaterMark: 1024 * 1024 });
+  const block = new Uint8Array(BLOCK);
+  let filled = 0;
   let size = 0;
   let unflushed = 0;
   try {
     for await (const chunk of body) {
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-      writer.write(chunk);
+      let rest = chunk;
+      if (filled === 0 && rest.byteLength >= BLOCK) {
+        // Already at a block boundary: whole blocks go out without a copy.
+        const whole = rest.byteLength - (rest.byteLength % BLOCK);
+        writer.write(rest.subarray(0, whole));
+        rest = rest.subarray(whole);
+      }
+      while (rest.byteLength > 0) {
+        const take = Math.min(rest.byteLength, BLOCK - filled);
+        block.set(take === rest.byteLength ? rest : rest.subarray(0, take), filled);
+        filled += take;
+        rest = rest.subarray(take);
+        if (filled === BLOCK) {
+          writer.write(block);
+          filled = 0;
+        }
+      }
       size += chunk.byteLength;
       unflushed += chunk.byteLength;
+      onChunkDone?.(chunk);
       if (unflushed >= FLUSH_EVERY) {
         await writer.flush();
         unflushed = 0;
         collectIfAbove(LIVE_JS_LIMIT, (m) => m.heapUsed + m.external);
       }
     }
+    if (filled > 0) writer.write(block.subarray(0, filled));
   } finally {
     try {
       await writer.end();

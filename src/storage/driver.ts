@@ -27,6 +27,11 @@ export interface ObjectStream extends ObjectInfo {
 export interface PutOptions {
   contentType?: string;
   signal?: AbortSignal;
+  /**
+   * Called, in body order, once the driver holds no reference to a chunk any more (written to the
+   * file, or copied into a part buffer), so the caller may free the chunk's memory at once.
+   */
+  onChunkDone?: (chunk: Uint8Array) => void;
 }
 
 export interface StorageDriver {

@@ -32,7 +32,10 @@ export async function putObject(
   signal?.addEventListener("abort", onAbort, { once: true });
 
   let carry: Uint8Array | undefined;
+  /** The chunk `carry` is the rest of; reported to `onChunkDone` once it is all copied. */
+  let carrying: Uint8Array | undefined;
   let ended = false;
+  const done = opts?.onChunkDone;
   /** Fills `buf` from the body; returns the bytes written (< length only at the end of the body). */
   async function fill(buf: Uint8Array): Promise<number> {
     let n = 0;
@@ -46,11 +49,16 @@ export async function putObject(
           break;
         }
         carry = value;
+        carrying = value;
       }
       const take = Math.min(carry.length, buf.length - n);
       buf.set(carry.subarray(0, take), n);
       n += take;
       carry = take < carry.length ? carry.subarray(take) : undefined;
+      if (!carry && carrying) {
+        done?.(carrying);
+        carrying = undefined;
+      }
     }
     return n;
   }
@@ -76,7 +84,10 @@ export async function putObject(
       const take = Math.min(c.length, out.length - at);
       out.set(c.subarray(0, take), at);
       at += take;
-      if (take < c.length) carry = c.subarray(take);
+      if (take < c.length) {
+        carry = c.subarray(take);
+        carrying = c;
+      } else done?.(c);
     }
     return out;
   }

@@ -348,6 +348,37 @@ describe("upload errors leave nothing behind", () => {
     expect([await filesCount(), (await storedObjects(server)).length]).toEqual(before);
   });
 
+  test("the closing CRLF arriving in a packet of its own still completes the upload", async () => {
+    const boundary = "EpIlOgUe";
+    const content = "bytes of a small text file\n";
+    const body =
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="late.txt"\r\n\r\n` +
+      `${content}\r\n--${boundary}--`;
+    let answer = "";
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      socket: {
+        data(_s, d) {
+          answer += d.toString();
+        },
+      },
+    });
+    socket.write(
+      `POST /api/v1/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: ${key}\r\nConnection: close\r\n` +
+        `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length + 2}\r\n\r\n${body}`,
+    );
+    await Bun.sleep(300); // the server has parsed the closing boundary before the CRLF comes
+    socket.write("\r\n");
+    for (let i = 0; i < 100 && !answer.includes("}"); i++) await Bun.sleep(20);
+    socket.end();
+    expect(answer).toStartWith("HTTP/1.1 200");
+    const id = JSON.parse(answer.slice(answer.indexOf("{"))).file_id;
+    const f = await waitForFile(api, id);
+    expect(f.filename).toBe("late.txt");
+    expect(await (await fetch(f.storage_url)).text()).toBe(content);
+  });
+
   test("a client that disconnects mid-upload leaves no object, no temp file and no row", async () => {
     const before = [await filesCount(), (await storedObjects(server)).length];
     const boundary = "XyZbOuNdArY";

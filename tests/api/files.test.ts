@@ -364,12 +364,14 @@ describe("upload errors leave nothing behind", () => {
         },
       },
     });
+    // Chunked, as streaming clients send it: the final CRLF comes as a chunk of its own.
     socket.write(
       `POST /api/v1/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: ${key}\r\nConnection: close\r\n` +
-        `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length + 2}\r\n\r\n${body}`,
+        `Content-Type: multipart/form-data; boundary=${boundary}\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `${body.length.toString(16)}\r\n${body}\r\n`,
     );
     await Bun.sleep(300); // the server has parsed the closing boundary before the CRLF comes
-    socket.write("\r\n");
+    socket.write("2\r\n\r\n\r\n0\r\n\r\n");
     for (let i = 0; i < 100 && !answer.includes("}"); i++) await Bun.sleep(20);
     socket.end();
     expect(answer).toStartWith("HTTP/1.1 200");

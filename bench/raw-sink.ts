@@ -1,13 +1,15 @@
 /**
  * The baseline for bench/upload.ts: a loopback HTTP server that writes each request body to a file
- * with no parsing at all — no multipart, no auth, no database — and answers `{"size": N}`. It writes
- * the way renderio's local storage does (`Bun.file().writer()` with a 1 MiB high-water mark, flushed
- * every 4 MiB), so renderio's time divided by this one's is the cost of everything renderio adds.
+ * with no parsing at all — no multipart, no auth, no database — and answers `{"size": N}`. By default
+ * it writes the obvious way: each chunk as it arrives, through `Bun.file().writer()` (1 MiB high-water
+ * mark, flushed every 4 MiB). With `--blocks` it uses renderio's own file writer instead
+ * (`writeStreamToFile`: aligned 256 KiB blocks), to show how much of renderio's result is its writer.
  *
- * Usage: `bun bench/raw-sink.ts <dir>`; binds 127.0.0.1 on a free port and prints
+ * Usage: `bun bench/raw-sink.ts <dir> [--blocks]`; binds 127.0.0.1 on a free port and prints
  * `listening <url>` once ready.
  */
 import { join } from "node:path";
+import { writeStreamToFile } from "../src/lib/streams";
 
 const FLUSH_EVERY = 4 * 1024 * 1024;
 
@@ -17,7 +19,10 @@ if (!dir) {
   process.exit(2);
 }
 
+const blocks = process.argv.includes("--blocks");
+
 async function store(body: ReadableStream<Uint8Array>): Promise<number> {
+  if (blocks) return writeStreamToFile(join(dir as string, crypto.randomUUID()), body);
   const writer = Bun.file(join(dir as string, crypto.randomUUID())).writer({ highWaterMark: 1024 * 1024 });
   let size = 0;
   let unflushed = 0;

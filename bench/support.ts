@@ -215,10 +215,11 @@ export async function startRenderio(dataDir: string): Promise<Child & { key: str
   return { ...watchProcess(proc), url, key };
 }
 
-/** bench/raw-sink.ts writing into `dir`. */
+/** bench/raw-sink.ts writing into `dir`; `BENCH_SINK=blocks` makes it use renderio's file writer. */
 export async function startSink(dir: string): Promise<Child> {
+  const blocks = process.env.BENCH_SINK === "blocks" ? ["--blocks"] : [];
   const proc = track(
-    Bun.spawn([BUN, join(ROOT, "bench/raw-sink.ts"), dir], {
+    Bun.spawn([BUN, join(ROOT, "bench/raw-sink.ts"), dir, ...blocks], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",

@@ -4,8 +4,9 @@
  *
  *   bun bench/upload.ts            1 MiB 3×256 (16 clients), 100 MiB ×5, 1 GiB ×5   (~4–5 min, ~2.5 GiB temp disk)
  *   bun bench/upload.ts --quick    1 MiB 1×64, 100 MiB ×1, no 1 GiB                 (smoke check, ~20 s)
+ *   BENCH_SINK=blocks bun bench/upload.ts   the same, the sink storing with renderio's own file writer
  *
- * Prints a Markdown table and writes it to bench/results/upload-<date>[-quick].md. Exits 1 when a
+ * Prints a Markdown table and writes it to bench/results/upload-<date>[-quick][-sink-blocks].md. Exits 1 when a
  * target is missed. Needs ffmpeg (for the 1 MiB mp4) and curl (the client: it streams from disk).
  */
 import { mkdir } from "node:fs/promises";
@@ -27,6 +28,11 @@ interface Row {
 }
 
 const quick = process.argv.includes("--quick");
+/** `BENCH_SINK=blocks`: the sink stores with renderio's own file writer (see bench/raw-sink.ts). */
+const sinkBlocks = process.env.BENCH_SINK === "blocks";
+const sinkWriter = sinkBlocks
+  ? "BENCH_SINK=blocks: written with renderio's writeStreamToFile, aligned 256 KiB blocks"
+  : "each chunk written as it arrives";
 const plan = quick
   ? { clients: 16, rounds: 1, perClient: 4, runs100: 1, runs1g: 0 }
   : // 1 GiB: five interleaved pairs — a single 1 GiB write here swings 400–850 MiB/s with the page cache.
@@ -122,7 +128,7 @@ async function main(): Promise<number> {
     "",
     `Machine: ${await machine()}; load average ${loadBefore} before, ${loadAverage()} after.`,
     "Client: curl `-F file=@…` over loopback, the same command line for both servers. Raw sink: bench/raw-sink.ts",
-    "(request.body → file, no parsing). Peak RSS is VmHWM in MB (10^6 B); both servers restart for every case.",
+    `(request.body → file, no parsing; ${sinkWriter}). Peak RSS is VmHWM in MB (10^6 B); both servers restart for every case.`,
     "",
     table(rows),
     "",
@@ -135,7 +141,8 @@ async function main(): Promise<number> {
   ].join("\n");
   const resultsDir = join(ROOT, "bench/results");
   await mkdir(resultsDir, { recursive: true });
-  const file = join(resultsDir, `upload-${started.toISOString().slice(0, 10)}${quick ? "-quick" : ""}.md`);
+  const suffix = `${quick ? "-quick" : ""}${sinkBlocks ? "-sink-blocks" : ""}`;
+  const file = join(resultsDir, `upload-${started.toISOString().slice(0, 10)}${suffix}.md`);
   await Bun.write(file, report);
   console.log(report);
   console.log(`written to ${file}`);

@@ -12,9 +12,11 @@ WORKDIR /build
 # Behind a TLS-inspecting proxy, `bun install` must trust the proxy's CA: mount the PEM file into the
 # build and pass its path here (scripts/test-container does). Only this throw-away stage sees it.
 ARG NODE_EXTRA_CA_CERTS
-# Dependencies first: this layer is reused while package.json and bun.lock stay the same. Only runtime
+# Dependencies first: this layer is reused while package.json, bun.lock and the dependency patches stay the
+# same (scripts/patches: applied by bun install, see package.json patchedDependencies). Only runtime
 # dependencies are installed; no dependency needs an install script.
 COPY package.json bun.lock ./
+COPY scripts/patches ./scripts/patches
 RUN bun install --frozen-lockfile --production --ignore-scripts
 COPY tsconfig.json ./
 COPY drizzle ./drizzle

@@ -134,3 +134,12 @@ test("an upload cut off inside the file part is a 422 and leaves no object and n
   expect(readdirSync(join(root, "tmp"))).toEqual([]);
   expect(readdirSync(root)).not.toContain("objects");
 });
+
+test("the multipart parser is installed with our patch: boundary search by Buffer.indexOf under Bun", async () => {
+  // scripts/patches (package.json patchedDependencies): 0.8.2 skips indexOf when it sees Bun and searches
+  // in JavaScript instead, ~0.25 ms more CPU per 1 MiB upload. A stale install cache can drop the patch.
+  const entry = Bun.resolveSync("@mjackson/multipart-parser", import.meta.dir);
+  const source = await Bun.file(entry).text();
+  expect(source).toContain('if ("Buffer" in globalThis && !("Deno" in globalThis))');
+  expect(source).not.toContain('"Bun" in globalThis');
+});

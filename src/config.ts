@@ -282,7 +282,14 @@ export const SETTINGS = {
   PROBE_IDLE_PRIORITY: {
     kind: "bool",
     def: "true",
-    doc: "Background probes of stored files run under Linux's SCHED_IDLE policy (util-linux `chrt`): they only use CPU time nothing else wants, and an API request preempts them at once, so a burst of uploads is not slowed by the probes it starts. A probe still running after 5 s (starved, e.g. next to an encode where the container's cgroup puts all processes in one scheduling group) is restarted at `MEDIA_NICE`. `false`: they always run at `MEDIA_NICE` like commands.",
+    doc: "Background probes of stored files run under Linux's SCHED_IDLE policy (util-linux `chrt`): an API request preempts them at once, and they get the CPU mostly when nothing else wants it (the scheduler still gives them slices whenever busy tasks block for a moment, hence `PROBE_CPU_PRESSURE_LIMIT`). A probe still running after 5 s (starved, e.g. next to an encode where the container's cgroup puts all processes in one scheduling group) is restarted at `MEDIA_NICE`. `false`: they always run at `MEDIA_NICE` like commands.",
+  },
+  PROBE_CPU_PRESSURE_LIMIT: {
+    kind: "int",
+    def: "50",
+    min: 1,
+    max: 100,
+    doc: "With `PROBE_IDLE_PRIORITY`, a background probe waits to start while the CPU is contended: while tasks waited for a CPU during more than this percentage of the last 100 ms (Linux pressure stall information, `cpu.pressure` of the process's cgroup v2, else `/proc/pressure/cpu`), for at most the 5 s idle grace. SCHED_IDLE alone let probes take 15–30 % of the CPU from a burst of uploads. `100` turns the wait off; where the kernel offers no PSI nothing waits.",
   },
   RATE_LIMIT_PER_MINUTE: {
     kind: "int",

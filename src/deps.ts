@@ -12,6 +12,7 @@ import { createLeases } from "./jobs/leases";
 import { createProbeQueue } from "./jobs/probe-queue";
 import { createRetention } from "./jobs/retention";
 import { createWebhookDeliveries } from "./jobs/webhook-deliveries";
+import { createSpareCpu } from "./lib/cpu-pressure";
 import { createLogger } from "./log";
 import { detectSandbox, type MediaTools, SANDBOX_UNAVAILABLE_WARNING, type Sandbox } from "./media/sandbox";
 import { resolveTools } from "./media/tools";
@@ -53,6 +54,13 @@ export async function createDeps(
   const signer = createUrlSigner(loadSigningSecret(config.SIGNING_SECRET, config.DATA_DIR));
   const storage = await createStorage(config, signer);
   const sandbox = opts.sandbox ?? (await chooseSandbox(config, log));
+  const spareCpu = config.PROBE_IDLE_PRIORITY
+    ? createSpareCpu({ limit: config.PROBE_CPU_PRESSURE_LIMIT / 100 })
+    : undefined;
+  if (spareCpu && !spareCpu.source && config.PROBE_CPU_PRESSURE_LIMIT < 100 && !remote)
+    log.info(
+      "PROBE_CPU_PRESSURE_LIMIT: no CPU pressure information (PSI) here; probes rely on SCHED_IDLE alone",
+    );
   const probes = createProbeQueue({
     db,
     storage,
@@ -63,6 +71,7 @@ export async function createDeps(
     maxAttempts: config.PROBE_MAX_ATTEMPTS,
     nice: config.MEDIA_NICE,
     idle: config.PROBE_IDLE_PRIORITY,
+    spareCpu,
     metrics,
     leases,
     pollMs: config.WORK_POLL_MS,

@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import type { FileRow } from "../db/schema";
 import type { Tables } from "../db/tables";
 import { DURATION, DURATION_HELP, JOBS_HELP, JOBS_TOTAL, type Metrics } from "../http/metrics";
+import type { SpareCpu } from "../lib/cpu-pressure";
 import type { Logger } from "../log";
 import { probeFile, probeUrl } from "../media/ffprobe";
 import type { Sandbox } from "../media/sandbox";
@@ -24,6 +25,8 @@ export interface ProbeQueueDeps {
   nice: number;
   /** Run ffprobe under SCHED_IDLE (background probes: nobody waits on them). */
   idle?: boolean;
+  /** With `idle`: a probe first waits (within the idle grace) until the CPU is not contended. */
+  spareCpu?: SpareCpu;
   leases: Leases;
   /** How often files waiting for a probe (other nodes' uploads, lapsed leases) are looked for. */
   pollMs: number;
@@ -80,7 +83,14 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
 
   /** Local files are probed in place; remote objects through a presigned URL (ranged reads only). */
   async function probe(key: string, fileName: string) {
-    const opts = { timeoutMs: deps.timeoutMs, sandbox, fileName, nice: deps.nice, idle: deps.idle ?? false };
+    const opts = {
+      timeoutMs: deps.timeoutMs,
+      sandbox,
+      fileName,
+      nice: deps.nice,
+      idle: deps.idle ?? false,
+      spareCpu: deps.spareCpu,
+    };
     const path = storage.localPath(key);
     if (path) return probeFile(path, opts);
     if (!storage.presignedGet)

@@ -10,6 +10,7 @@
  * - Failure messages never contain server paths: the probed path becomes the user's file name.
  */
 import { resolve } from "node:path";
+import type { SpareCpu } from "../lib/cpu-pressure";
 import { runProcess } from "./runner";
 import type { Sandbox } from "./sandbox";
 import type { FileType, MediaInfo, ProbeOutcome } from "./types";
@@ -319,6 +320,8 @@ export interface ProbeOptions {
   /** SCHED_IDLE for the first `idleGraceMs` (default IDLE_PROBE_GRACE_MS), then plain `nice`. */
   idle?: boolean;
   idleGraceMs?: number;
+  /** With `idle`: wait (within the grace) for a moment the CPU is not contended before starting. */
+  spareCpu?: SpareCpu;
 }
 
 /**
@@ -369,6 +372,8 @@ export async function probeUrl(
  * a running encode; past this it is restarted at plain `MEDIA_NICE`, so it is never delayed by more.
  */
 export const IDLE_PROBE_GRACE_MS = 5000;
+/** The least time left of the grace for which starting under SCHED_IDLE is still worth it. */
+const MIN_IDLE_RUN_MS = 500;
 
 async function classify(
   argv: string[],
@@ -378,8 +383,19 @@ async function classify(
 ): Promise<ProbeOutcome> {
   const nice = opts.nice ? { nice: opts.nice } : {};
   const grace = opts.idleGraceMs ?? IDLE_PROBE_GRACE_MS;
-  const idle = opts.idle === true && opts.timeoutMs > grace;
-  let res = await runProcess({ argv, timeoutMs: idle ? grace : opts.timeoutMs, ...nice, idle });
+  let idle = opts.idle === true && opts.timeoutMs > grace;
+  let waited = 0;
+  if (idle && opts.spareCpu && grace > MIN_IDLE_RUN_MS) {
+    // The wait comes out of the idle grace, so a probe is never delayed by more than the grace in all.
+    waited = await opts.spareCpu.wait(grace - MIN_IDLE_RUN_MS);
+    if (waited >= grace - MIN_IDLE_RUN_MS) idle = false; // never spare: run at MEDIA_NICE right away
+  }
+  let res = await runProcess({
+    argv,
+    timeoutMs: idle ? grace - waited : opts.timeoutMs - waited,
+    ...nice,
+    idle,
+  });
   if (idle && res.timedOut) res = await runProcess({ argv, timeoutMs: opts.timeoutMs - grace, ...nice });
   if (res.timedOut) return { kind: "failed", message: "ffprobe timed out" };
 

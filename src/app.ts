@@ -5,6 +5,7 @@ import { AppError } from "./errors";
 import { docs } from "./http/docs";
 import { errorHandler, errorResponse } from "./http/errors";
 import { requestContext, requestMeta } from "./http/request-context";
+import { type LoadBoard, rebalancing } from "./http-workers/balance";
 import { commandsRoutes } from "./modules/commands";
 import { filesRoutes } from "./modules/files";
 import { healthRoutes } from "./modules/health";
@@ -19,11 +20,12 @@ const STREAMED_BODY = new Set(["/api/v1/files/upload"]);
  * Builds the HTTP app from its dependencies: request context → error handler → docs → health and
  * media (no key) → `/api/v1` (API key). No listening and no side effects here.
  */
-export function createApp(deps: Deps) {
+export function createApp(deps: Deps, opts: { balance?: LoadBoard } = {}) {
   const guard = authGuard(deps.auth, deps.rateLimiter);
   // Bun's own body limit is only a backstop: uploads are capped while streaming (a JSON 413), JSON
   // bodies by Content-Length in onRequest below.
   return new Elysia({ serve: { maxRequestBodySize: deps.config.MAX_UPLOAD_BYTES + 1024 ** 3 } })
+    .use(rebalancing(opts.balance))
     .use(requestContext(deps.log, deps.metrics))
     .use(errorHandler(deps.log))
     .onRequest(({ request }) => {

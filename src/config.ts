@@ -30,6 +30,11 @@ export const SETTINGS = {
     max: 64,
     doc: "Processes answering HTTP on the one port (the kernel spreads connections over them; default: number of CPUs, at most 4). The first also runs migrations and all background jobs; the others only serve requests (each ~25 MB of private memory; its ~65 MB RSS is mostly the executable's pages, shared with the first). 1 = a single process.",
   },
+  HTTP_REBALANCE: {
+    kind: "bool",
+    def: "true",
+    doc: "With `HTTP_WORKERS` > 1: a process serving more than one request above the average of the node's processes answers with `Connection: close`, so that client's next connection is placed afresh. The kernel places connections by a hash and keep-alive clients stay put, so a few busy clients could load one process (one core) while another idled (1 MiB upload bursts: 184–227 uploads/s with a lopsided split, 335–345 with an even one). The processes share their counts through a small file under /dev/shm.",
+  },
   DATA_DIR: {
     kind: "string",
     def: "./data",

@@ -1,7 +1,9 @@
+import type { Server } from "bun";
 import { createApp } from "./app";
 import { type Config, ConfigError } from "./config";
 import { runMigrations } from "./db/migrate";
 import { createDeps, type Deps } from "./deps";
+import { BOARD_ENV, createBoardFile, type LoadBoard, openLoadBoard } from "./http-workers/balance";
 import { startHttpWorkers } from "./http-workers/primary";
 import { connectToPrimary, WORKER_ENV } from "./http-workers/worker";
 import { chrtPath } from "./media/runner";
@@ -43,9 +45,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const shared = config.HTTP_WORKERS > 1;
   // With SO_REUSEPORT a second server on the port would silently share it: check it is free first.
   if (shared) assertPortFree(config.HOST, config.PORT);
-  const app = createApp(deps).listen({ hostname: config.HOST, port: config.PORT, reusePort: shared });
+  const board = shared && config.HTTP_REBALANCE ? createBoardFile(config.HTTP_WORKERS) : undefined;
+  const balance = board ? openLoadBoard(board.path, config.HTTP_WORKERS, 0) : undefined;
+  const app = createApp(deps, { balance }).listen({
+    hostname: config.HOST,
+    port: config.PORT,
+    reusePort: shared,
+  });
   const server = app.server;
   if (!server) throw new Error("server did not start");
+  if (balance) keepPublishing(balance, server);
   // Job kinds (LeaseKind names) a worker may hand over, and the queue that runs each.
   const queues: Record<string, (id: string) => void> = {
     probe: deps.probes.enqueue,
@@ -57,6 +66,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         count: config.HTTP_WORKERS - 1,
         port: server.port as number,
         publicBaseUrl: config.PUBLIC_BASE_URL,
+        env: board ? { [BOARD_ENV]: board.path } : {},
         log: log.child({ component: "http-workers" }),
         answer: (op, arg) => {
           if (op === "take" && arg !== undefined) return deps.rateLimiter.take(arg);
@@ -128,6 +138,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       }
       await server.stop(true);
       await deps.db.close();
+      board?.remove();
       log.info("stopped");
     })());
   return { deps, url, stop };
@@ -154,8 +165,15 @@ async function startHttpWorker(config: Config, index: number): Promise<RunningSe
   deps = await createDeps(config, { primary: { link, index } });
   const d = deps;
   d.metrics.setSource(() => link.request<string>("metrics"));
-  const server = createApp(d).listen({ hostname: config.HOST, port: config.PORT, reusePort: true }).server;
+  const boardPath = process.env[BOARD_ENV];
+  const balance = boardPath ? openLoadBoard(boardPath, config.HTTP_WORKERS, index) : undefined;
+  const server = createApp(d, { balance }).listen({
+    hostname: config.HOST,
+    port: config.PORT,
+    reusePort: true,
+  }).server;
   if (!server) throw new Error("server did not start");
+  if (balance) keepPublishing(balance, server);
   Bun.gc(true);
   d.log.info("http worker listening", { pid: process.pid, port: server.port });
   link.ready();
@@ -170,6 +188,14 @@ async function startHttpWorker(config: Config, index: number): Promise<RunningSe
     })());
   running = { deps: d, url: `http://${config.HOST}:${server.port}`, stop };
   return running;
+}
+
+/**
+ * A process's slot is also written on every request, but an idle process gets none: refreshing it every
+ * 50 ms keeps a count that dropped from going stale.
+ */
+function keepPublishing(balance: LoadBoard, server: Server<unknown>): void {
+  setInterval(() => balance.publish(server.pendingRequests), 50).unref();
 }
 
 /** Fails like a plain listen would (EADDRINUSE) when anything already holds the port. */

@@ -11,6 +11,8 @@ export interface HttpWorkersOptions {
   port: number;
   /** The primary's effective base URL, so that workers build the same links even when PORT was 0. */
   publicBaseUrl: string;
+  /** More internal settings for the workers' environment. */
+  env?: Record<string, string>;
   log: Logger;
   /** Answers a worker's requests (`take`, `metrics`). */
   answer: Answer;
@@ -49,6 +51,7 @@ export function startHttpWorkers(o: HttpWorkersOptions) {
     const proc = Bun.spawn(cmd, {
       env: {
         ...process.env,
+        ...o.env,
         [WORKER_ENV]: String(slot.index),
         PORT: String(o.port),
         PUBLIC_BASE_URL: o.publicBaseUrl,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
@@ -29,11 +29,21 @@ export interface LoadBoard {
 
 const SLOT_BYTES = 4;
 
-/** The primary creates the board (one slot per process, zeroed) where workers can map it; returns its path. */
+const BOARD_PREFIX = "renderio-board-";
+
+/**
+ * The primary creates the board (one slot per process, zeroed) where workers can map it. Boards left
+ * behind by primaries that were killed outright (their PID is in the name) are removed first.
+ */
 export function createBoardFile(processes: number): { path: string; remove(): void } {
   // tmpfs where there is one: the board never touches a disk.
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
-  const dir = mkdtempSync(join(base, "renderio-board-"));
+  for (const name of readdirSync(base)) {
+    const pid = Number(/^renderio-board-(\d+)-/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !existsSync(`/proc/${pid}`))
+      rmSync(join(base, name), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(base, `${BOARD_PREFIX}${process.pid}-`));
   const path = join(dir, "load");
   writeFileSync(path, new Uint8Array(Math.max(processes, 1) * SLOT_BYTES), { mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };

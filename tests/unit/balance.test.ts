@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createBoardFile, openLoadBoard } from "../../src/http-workers/balance";
 
 describe("load board", () => {
@@ -58,5 +58,26 @@ describe("load board", () => {
       board.remove();
     }
     expect(existsSync(dirname(board.path))).toBe(false);
+  });
+
+  test("a board left by a primary that is gone is removed when the next one is created; a live one is kept", () => {
+    const first = createBoardFile(2);
+    const base = dirname(dirname(first.path));
+    // A PID that cannot be running (above Linux's pid_max limit) and this process's parent, which is.
+    const gone = join(base, "renderio-board-4194305-stale");
+    const live = join(base, `renderio-board-${process.ppid}-live`);
+    mkdirSync(gone);
+    mkdirSync(live);
+    const second = createBoardFile(2);
+    try {
+      expect(dirname(second.path)).toContain(`/renderio-board-${process.pid}-`);
+      expect(existsSync(gone)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      expect(existsSync(first.path)).toBe(true); // this process's own board is in use
+    } finally {
+      first.remove();
+      second.remove();
+      Bun.spawnSync(["rm", "-rf", live]);
+    }
   });
 });

@@ -28,6 +28,11 @@ export interface PutOptions {
   contentType?: string;
   signal?: AbortSignal;
   /**
+   * Called with each chunk as the driver takes it from the body, before it stores it: the caller
+   * counts bytes and enforces caps here (aborting `signal` from it stops the put before that chunk).
+   */
+  onChunk?: (chunk: Uint8Array) => void;
+  /**
    * Called, in body order, once the driver holds no reference to a chunk any more (written to the
    * file, or copied into a part buffer), so the caller may free the chunk's memory at once.
    */

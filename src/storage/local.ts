@@ -98,7 +98,7 @@ export function createLocalStorage({ root, publicBaseUrl, signer }: LocalStorage
       }
       const temp = join(tmp, crypto.randomUUID());
       try {
-        const size = await writeStreamToFile(temp, body, opts?.signal, opts?.onChunkDone);
+        const size = await writeStreamToFile(temp, body, opts);
         // The account's directory exists after its first file: try the rename before creating it.
         await rename(temp, final).catch(async (e: NodeJS.ErrnoException) => {
           if (e.code !== "ENOENT") throw e;

@@ -43,6 +43,7 @@ export async function putObject(
       if (!carry) {
         if (signal?.aborted) throw signal.reason;
         const { done, value } = await reader.read();
+        if (!done && !signal?.aborted) opts?.onChunk?.(value);
         if (signal?.aborted) throw signal.reason;
         if (done) {
           ended = true;
@@ -70,6 +71,7 @@ export async function putObject(
     while (total < o.partSize) {
       if (signal?.aborted) throw signal.reason;
       const { done, value } = await reader.read();
+      if (!done && !signal?.aborted) opts?.onChunk?.(value);
       if (signal?.aborted) throw signal.reason;
       if (done) {
         ended = true;

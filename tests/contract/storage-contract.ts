@@ -98,7 +98,7 @@ export function storageContract(t: ContractTarget): void {
   test("onChunkDone reports every chunk once, in order, when the driver no longer needs it", async () => {
     const d = t.driver();
     const k = key("released.bin");
-    // Odd chunk sizes across several S3 parts (5 MiB in the contract runs) and local 256 KiB blocks.
+    // Odd chunk sizes across several S3 parts (5 MiB in the contract runs); small local ones are gathered.
     const data = bytes(12 * 1024 * 1024 + 777, 3);
     const sizes = [1, 65_371, 262_144, 300_001, 7, 5 * 1024 * 1024 + 3];
     const sent: Uint8Array[] = [];
@@ -123,6 +123,65 @@ export function storageContract(t: ContractTarget): void {
     expect(done.every((c, i) => c === sent[i])).toBe(true);
     const obj = await d.get(k);
     expect(await read(obj?.body as ReadableStream<Uint8Array>)).toEqual(data);
+  });
+
+  test("onChunk shows each chunk as the driver takes it, before onChunkDone; aborting there stores nothing", async () => {
+    const d = t.driver();
+    // Whole, in order, each chunk shown before it is reported done.
+    const data = bytes(7 * 1024 * 1024 + 5, 7);
+    const events: string[] = [];
+    const seen: Uint8Array[] = [];
+    const size = await d.put(key("seen.bin"), source(data, 300_001), {
+      onChunk: (c) => {
+        seen.push(c);
+        events.push(`take ${seen.length - 1}`);
+      },
+      onChunkDone: (c) => events.push(`done ${seen.indexOf(c)}`),
+    });
+    expect(size).toEqual({ size: data.length });
+    expect(seen.length).toBe(Math.ceil(data.length / 300_001));
+    expect(new Uint8Array(await new Blob(seen).arrayBuffer())).toEqual(data);
+    for (let i = 0; i < seen.length; i++)
+      expect(events.indexOf(`take ${i}`)).toBeLessThan(events.indexOf(`done ${i}`));
+
+    // A cap enforced from onChunk: the chunk past it never gets stored, and nothing is left.
+    const k = key("capped.bin");
+    const ac = new AbortController();
+    let taken = 0;
+    const put = d.put(k, source(bytes(12 * 1024 * 1024), 1024 * 1024), {
+      signal: ac.signal,
+      onChunk: (c) => {
+        taken += c.byteLength;
+        if (taken > 6 * 1024 * 1024) ac.abort(new Error("too large"));
+      },
+    });
+    await expect(put).rejects.toThrow("too large");
+    expect(taken).toBe(7 * 1024 * 1024);
+    expect(await d.head(k)).toBeNull();
+    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
+  });
+
+  test("aborting while the body has stalled ends the put at once and leaves nothing", async () => {
+    const d = t.driver();
+    const k = key("stalled.bin");
+    const ac = new AbortController();
+    let sent = 0;
+    // 6 MiB (past one S3 part), then the body never delivers again (a client that stopped sending).
+    const stalled = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= 6 * 1024 * 1024) return new Promise<void>(() => {});
+        c.enqueue(bytes(1024 * 1024, sent));
+        sent += 1024 * 1024;
+      },
+    });
+    const put = d.put(k, stalled, { signal: ac.signal });
+    await Bun.sleep(300);
+    const t0 = performance.now();
+    ac.abort(new Error("client went away"));
+    await expect(put).rejects.toThrow("client went away");
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(await d.head(k)).toBeNull();
+    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
   });
 
   test("a body that fails mid-way leaves no object and no leftovers", async () => {

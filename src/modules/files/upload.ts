@@ -28,9 +28,10 @@ export interface ReceivedFile {
  * The parser (@mjackson/multipart-parser 0.8.2) pushes part bytes without backpressure and does not
  * error a part's stream when the request fails, so it is driven from here: `feed` reads the body,
  * enforces the size cap, and waits on a gate whenever more than HIGH_WATER bytes are parsed but not
- * yet written; every part stream is wrapped so one AbortController stops everything on the first
- * failure (client gone, too large, a second `file` part). Storage `put` is atomic, and the stored
- * object is removed again on any later failure, so a failed upload leaves nothing behind.
+ * yet taken by the storage driver; one AbortController stops everything on the first failure (client
+ * gone, too large, a second `file` part): the driver cancels the file part's stream, and ignored parts
+ * drain through a wrapper that errors. Storage `put` is atomic, and the stored object is removed again
+ * on any later failure, so a failed upload leaves nothing behind.
  */
 export async function receiveUpload(
   request: Request,
@@ -79,25 +80,26 @@ export async function receiveUpload(
   const handlers: Promise<unknown>[] = [];
   try {
     await parseMultipart(feed(), { boundary, maxHeaderSize: 16 * 1024 }, (part) => {
-      // Counting happens in the one wrapper every chunk already passes through (no extra stream stage).
-      let counting = false;
-      let fileBytes = 0;
-      const stream = abortable(part.body, ac.signal, (n) => {
-        gate.consumed(n);
-        if (!counting) return;
-        fileBytes += n;
-        if (fileBytes > opts.maxBytes) fail(new TooLargeError(opts.maxBytes));
-      });
       const work = (async () => {
         if (++parts > MAX_PARTS) throw validationError(["body"], `at most ${MAX_PARTS} parts are accepted`);
-        if (part.name !== "file") return stream.pipeTo(new WritableStream()); // drain ignored fields
+        if (part.name !== "file")
+          // Ignored fields are drained; the wrapper ends the drain when the upload fails.
+          return abortable(part.body, ac.signal, (n) => gate.consumed(n)).pipeTo(new WritableStream());
         if (++fileParts > 1) throw validationError(["body", "file"], "exactly one `file` part is allowed");
         const filename = sanitizeFilename(part.filename, "upload");
         const key = objectKey(opts.accountId, opts.fileId, filename);
-        counting = true;
-        const { size } = await opts.storage.put(key, stream, {
+        let fileBytes = 0;
+        // The driver reads the part's stream itself (a wrapping stream stage cost the 1 GiB upload
+        // ~0.13 s of CPU per GiB) and stops on the signal; it shows each chunk as it takes it, which
+        // is where the chunk counts as consumed and against the cap.
+        const { size } = await opts.storage.put(key, part.body, {
           contentType: part.mediaType,
           signal: ac.signal,
+          onChunk: (chunk) => {
+            gate.consumed(chunk.byteLength);
+            fileBytes += chunk.byteLength;
+            if (fileBytes > opts.maxBytes) fail(new TooLargeError(opts.maxBytes));
+          },
           onChunkDone: release.stored,
         });
         received = { key, filename, size };

@@ -33,6 +33,11 @@ const read = async (s: ReadableStream<Uint8Array>) => new Uint8Array(await new R
 /** The one storage contract every driver must pass. Call inside a describe(). */
 export function storageContract(t: ContractTarget): void {
   const key = (name: string) => `acct-${t.name}/${crypto.randomUUID()}/${name}`;
+  /** A failed put left neither the object nor anything the driver cannot see (temp files, parts). */
+  const expectNothingLeft = async (d: StorageDriver, k: string) => {
+    expect(await d.head(k)).toBeNull();
+    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
+  };
 
   test("put streams a body in and get streams the same bytes out", async () => {
     const d = t.driver();
@@ -157,8 +162,7 @@ export function storageContract(t: ContractTarget): void {
     });
     await expect(put).rejects.toThrow("too large");
     expect(taken).toBe(7 * 1024 * 1024);
-    expect(await d.head(k)).toBeNull();
-    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
+    await expectNothingLeft(d, k);
   });
 
   test("aborting while the body has stalled ends the put at once and leaves nothing", async () => {
@@ -180,8 +184,7 @@ export function storageContract(t: ContractTarget): void {
     ac.abort(new Error("client went away"));
     await expect(put).rejects.toThrow("client went away");
     expect(performance.now() - t0).toBeLessThan(2000);
-    expect(await d.head(k)).toBeNull();
-    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
+    await expectNothingLeft(d, k);
   });
 
   test("a body that fails mid-way leaves no object and no leftovers", async () => {
@@ -190,8 +193,7 @@ export function storageContract(t: ContractTarget): void {
     // Larger than one multipart part so S3 drivers really start a multipart upload.
     const data = bytes(20 * 1024 * 1024);
     await expect(d.put(k, source(data, 1024 * 1024, 12 * 1024 * 1024))).rejects.toThrow();
-    expect(await d.head(k)).toBeNull();
-    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
+    await expectNothingLeft(d, k);
   });
 
   test("aborting the signal stops a put and leaves nothing", async () => {
@@ -209,7 +211,6 @@ export function storageContract(t: ContractTarget): void {
       },
     });
     await expect(d.put(k, slow, { signal: ac.signal })).rejects.toThrow();
-    expect(await d.head(k)).toBeNull();
-    if (t.leftovers) expect(await t.leftovers()).toEqual([]);
+    await expectNothingLeft(d, k);
   });
 }

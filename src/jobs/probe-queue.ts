@@ -129,6 +129,7 @@ export function createProbeQueue(deps: ProbeQueueDeps) {
     log.info(outcome.kind === "failed" ? "probe failed" : "probe done", {
       fileId,
       ms,
+      ...(outcome.waitedMs ? { waitedForCpuMs: outcome.waitedMs } : {}),
       ...(outcome.kind === "failed" ? { reason: outcome.message } : { fileType: outcome.info.file_type }),
     });
   }

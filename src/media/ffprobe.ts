@@ -385,6 +385,8 @@ async function classify(
   const grace = opts.idleGraceMs ?? IDLE_PROBE_GRACE_MS;
   let idle = opts.idle === true && opts.timeoutMs > grace;
   let waited = 0;
+  /** The outcome, with the time spent waiting for spare CPU when there was any (for the log). */
+  const done = (o: ProbeOutcome): ProbeOutcome => (waited > 0 ? { ...o, waitedMs: Math.round(waited) } : o);
   if (idle && opts.spareCpu && grace > MIN_IDLE_RUN_MS) {
     // The wait comes out of the idle grace, so a probe is never delayed by more than the grace in all.
     waited = await opts.spareCpu.wait(grace - MIN_IDLE_RUN_MS);
@@ -397,7 +399,7 @@ async function classify(
     idle,
   });
   if (idle && res.timedOut) res = await runProcess({ argv, timeoutMs: opts.timeoutMs - grace, ...nice });
-  if (res.timedOut) return { kind: "failed", message: "ffprobe timed out" };
+  if (res.timedOut) return done({ kind: "failed", message: "ffprobe timed out" });
 
   let reason = "no audio or video stream found";
   if (res.exitCode === 0 && !res.stdoutTruncated) {
@@ -407,13 +409,13 @@ async function classify(
     // Belt and braces: ffprobe already enforces the whitelist, as av_match_list does (any name matches).
     const allowed = formatName.split(",").some((n) => WHITELISTED.has(n));
     if (allowed && (info.file_type === "video" || info.file_type === "audio" || info.file_type === "image")) {
-      return { kind: "media", info };
+      return done({ kind: "media", info });
     }
   } else {
     reason = probeErrorMessage(res.stderrTail, secrets, opts.fileName);
   }
-  if (await claims()) return { kind: "failed", message: reason };
-  return { kind: "other", info: otherInfo(opts.fileName) };
+  if (await claims()) return done({ kind: "failed", message: reason });
+  return done({ kind: "other", info: otherInfo(opts.fileName) });
 }
 
 function safeParse(text: string): unknown {

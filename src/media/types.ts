@@ -22,9 +22,13 @@ export interface MediaInfo {
 }
 
 /** Outcome of probing one file. */
-export type ProbeOutcome =
+export type ProbeOutcome = (
   | { kind: "media"; info: MediaInfo }
   /** Not media and does not claim to be (text, font, LUT…): stored as `file_type: "other"`. */
   | { kind: "other"; info: MediaInfo }
   /** Claims to be media (extension or magic bytes) but ffprobe cannot read it. */
-  | { kind: "failed"; message: string };
+  | { kind: "failed"; message: string }
+) & {
+  /** Milliseconds a background probe waited for spare CPU before ffprobe started; absent when it did not. */
+  waitedMs?: number;
+};

@@ -182,28 +182,33 @@ describe("background probes wait for spare CPU", () => {
         idleGraceMs: 1500,
         spareCpu: createSpareCpu({ limit: 0.5, source: p.path, pollMs: 50 }),
       });
-      return { kind: out.kind, ms: performance.now() - t0 };
+      return { kind: out.kind, ms: performance.now() - t0, waitedMs: out.waitedMs };
     } finally {
       p.stop();
     }
   }
 
   test("an idle-priority probe starts only once the CPU is no longer contended", async () => {
-    const { kind, ms } = await probeUnder(true, 0.95, (p) => setTimeout(() => p.set(0.05), 600));
+    const { kind, ms, waitedMs } = await probeUnder(true, 0.95, (p) => setTimeout(() => p.set(0.05), 600));
     expect(kind).toBe("media");
     expect(ms).toBeGreaterThanOrEqual(600);
+    // The outcome says how long it waited (the probe log line shows it).
+    expect(waitedMs).toBeGreaterThanOrEqual(550);
+    expect(waitedMs).toBeLessThanOrEqual(ms);
   });
 
   test("contended for the whole grace: it still runs (at MEDIA_NICE), delayed by at most the grace", async () => {
-    const { kind, ms } = await probeUnder(true, 0.99);
+    const { kind, ms, waitedMs } = await probeUnder(true, 0.99);
     expect(kind).toBe("media");
+    expect(waitedMs).toBeGreaterThanOrEqual(1500 - 500);
     expect(ms).toBeGreaterThanOrEqual(1500 - 500);
     expect(ms).toBeLessThan(1500 + 5000);
   });
 
   test("a probe somebody waits for (not idle priority) never waits for spare CPU", async () => {
-    const { kind, ms } = await probeUnder(false, 0.99);
+    const { kind, ms, waitedMs } = await probeUnder(false, 0.99);
     expect(kind).toBe("media");
+    expect(waitedMs).toBeUndefined();
     expect(ms).toBeLessThan(1000);
   });
 });

@@ -294,7 +294,7 @@ export const SETTINGS = {
     def: "50",
     min: 1,
     max: 100,
-    doc: "With `PROBE_IDLE_PRIORITY`, a background probe waits to start while the CPU is contended: while tasks waited for a CPU during more than this percentage of the last 100 ms (Linux pressure stall information, `cpu.pressure` of the process's cgroup v2, else `/proc/pressure/cpu`), for at most the 5 s idle grace. SCHED_IDLE alone let probes take 15–30 % of the CPU from a burst of uploads. A probe that waited logs `waitedForCpuMs` in its \"probe done\"/\"probe failed\" line. `100` turns the wait off; where the kernel offers no PSI nothing waits.",
+    doc: 'With `PROBE_IDLE_PRIORITY`, a background probe waits to start while the CPU is contended: while tasks waited for a CPU during more than this percentage of the last 100 ms (Linux pressure stall information, `cpu.pressure` of the process\'s cgroup v2, else `/proc/pressure/cpu`), for at most the 5 s idle grace. SCHED_IDLE alone let probes take 15–30 % of the CPU from a burst of uploads. A probe that waited logs `waitedForCpuMs` in its "probe done"/"probe failed" line. `100` turns the wait off; where the kernel offers no PSI nothing waits.',
   },
   RATE_LIMIT_PER_MINUTE: {
     kind: "int",
